@@ -1,0 +1,1 @@
+"""The hub's front door: the ``hub`` command line and the jobs it starts (``hub demo``)."""

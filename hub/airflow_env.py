@@ -1,0 +1,55 @@
+"""The environment the hub gives Airflow: home in ``.hub/airflow``, our ``dags/``, the registry URL.
+
+Airflow reads its configuration when first imported, so the hub never imports Airflow itself; it starts
+Airflow commands in subprocesses with this environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from registry.db import PROJECT_ROOT, hub_home
+
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+
+
+def airflow_home() -> Path:
+    """``AIRFLOW_HOME`` for the hub: ``<HUB_HOME>/airflow``."""
+    return hub_home() / "airflow"
+
+
+def airflow_env(
+    database_url: str, home: Path | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A copy of ``os.environ`` set up for running the hub's DAGs with ``AIRFLOW_HOME=home``."""
+    home = home or airflow_home()
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+            "HUB_DATABASE_URL": database_url,
+            "HUB_HOME": str(hub_home()),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def airflow_bin() -> str:
+    """The ``airflow`` executable of the interpreter running the hub."""
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def run_logged(args: list[str], env: dict[str, str], log_path: Path) -> int:
+    """Run ``args`` with output to ``log_path``; return the exit code."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode

@@ -1,0 +1,41 @@
+"""``hub``: the command line of the interagency family data hub.
+
+Every subcommand that reports something takes ``--json``; a failure exits non-zero with a one-line
+``error: …`` on stderr (never a personal value).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hub.commands import db, demo, schemas_cmd, validate
+from registry.errors import RegistryError
+
+
+class HubGroup(click.Group):
+    """A click group that turns the hub's own errors into ``error: …`` and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=HubGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="family-hub")
+def main() -> None:
+    """Interagency data-exchange hub for the social accompaniment of families with children.
+
+    Pulls family, person and service records from agency systems, maps them into one canonical model,
+    reconciles them into a shared PostgreSQL registry and keeps lineage for auditors.
+    """
+
+
+main.add_command(db.db)
+main.add_command(schemas_cmd.schemas)
+main.add_command(validate.validate)
+main.add_command(demo.demo)
+main.add_command(demo.airflow)

@@ -1,0 +1,1 @@
+"""Subcommands of ``hub``, one module per group."""

@@ -1,0 +1,116 @@
+"""Where the registry lives and how to connect to it.
+
+``HUB_DATABASE_URL`` wins; without it the hub starts (or reuses) an embedded PostgreSQL from the pgserver
+wheel in ``<HUB_HOME>/pgdata`` (``HUB_HOME`` defaults to ``.hub/`` at the project root). The embedded
+server keeps running between commands so that each ``hub`` call does not pay for a start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extensions
+
+from registry.errors import DatabaseUnavailableError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_DATABASE = "hub"
+
+
+def hub_home() -> Path:
+    """The hub's working folder: ``HUB_HOME`` or ``.hub/`` at the project root."""
+    return Path(os.environ.get("HUB_HOME") or PROJECT_ROOT / ".hub").resolve()
+
+
+def database_url() -> str:
+    """The registry URL in use: ``HUB_DATABASE_URL`` or the embedded server's."""
+    url = os.environ.get("HUB_DATABASE_URL")
+    return url if url else embedded_url()
+
+
+def embedded_url(database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or reuse) the embedded PostgreSQL and return the URL of ``database``, creating it."""
+    server_url = _embedded_server_url(hub_home() / "pgdata")
+    ensure_database(server_url, database)
+    return with_database(server_url, database)
+
+
+def _embedded_server_url(pgdata: Path) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on headless machines
+        from pgserver.postgres_server import get_server
+
+        pgdata.mkdir(parents=True, exist_ok=True)
+        try:
+            server = get_server(pgdata, cleanup_mode=None)
+        except Exception as exc:  # pgserver raises bare subprocess/assertion errors
+            raise DatabaseUnavailableError(f"embedded PostgreSQL in {pgdata} did not start: {exc}") from exc
+        return str(server.get_uri())
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` pointing at another database on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def ensure_database(server_url: str, database: str) -> None:
+    """Create ``database`` on the server at ``server_url`` unless it exists."""
+    conn = _connect_raw(with_database(server_url, "postgres"))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        conn.close()
+
+
+def drop_database(server_url: str, database: str) -> None:
+    """Drop ``database`` (closing its other sessions first)."""
+    conn = _connect_raw(with_database(server_url, "postgres"))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+def _connect_raw(url: str) -> psycopg2.extensions.connection:
+    try:
+        return psycopg2.connect(url, connect_timeout=5, application_name="family-hub")
+    except psycopg2.OperationalError as exc:
+        # psycopg2's message names host and database but not the password; keep only its first line.
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+        raise DatabaseUnavailableError(f"cannot connect to the registry database: {first_line}") from exc
+
+
+@contextmanager
+def connect(url: str | None = None) -> Iterator[psycopg2.extensions.connection]:
+    """A connection to the registry; committed on success, rolled back on error, always closed."""
+    conn = _connect_raw(url or database_url())
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,128 @@
+"""Person: names, birth date, sex, identifiers, addresses and contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from schemas import identifiers as ids
+from schemas.base import CanonicalModel, PastDate, PersonName, Provenance, SystemCode
+from schemas.codes import AddressKind, ContactKind, IdentifierKind, Sex
+from schemas.privacy import shape
+
+_NORMALIZERS = {
+    IdentifierKind.SNILS: ids.normalize_snils,
+    IdentifierKind.PASSPORT_RF: ids.normalize_passport_rf,
+    IdentifierKind.BIRTH_CERTIFICATE: ids.normalize_birth_certificate,
+    IdentifierKind.OMS_POLICY: ids.normalize_oms_policy,
+    IdentifierKind.LOCAL: ids.normalize_local,
+}
+_POSTAL = re.compile(r"^\d{6}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Identifier(CanonicalModel):
+    """An identifier in canonical form; ``system`` names the issuing agency system for ``local`` ids."""
+
+    kind: IdentifierKind
+    value: str
+    system: SystemCode | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        return _NORMALIZERS[kind](value) if kind is not None else value
+
+    @model_validator(mode="after")
+    def _local_has_system(self) -> Identifier:
+        if self.kind is IdentifierKind.LOCAL and self.system is None:
+            raise ValueError("local identifier needs the 'system' that issued it")
+        return self
+
+
+class Address(CanonicalModel):
+    """A postal address in the region; ``text`` keeps the agency's one-line form when it has no parts."""
+
+    kind: AddressKind = AddressKind.RESIDENCE
+    postal_code: str | None = None
+    region: str | None = None
+    district: str | None = None
+    locality: str | None = Field(default=None, description="City, town or village.")
+    street: str | None = None
+    house: str | None = None
+    building: str | None = None
+    apartment: str | None = None
+    text: str | None = None
+    valid_from: dt.date | None = None
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal(cls, value: str | None) -> str | None:
+        if value is not None and not _POSTAL.match(value):
+            raise ValueError(f"expected 6 digits, got shape {shape(value)!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Address:
+        if not (self.text or self.locality or self.street):
+            raise ValueError("address needs a locality, a street or a one-line text")
+        return self
+
+
+class Contact(CanonicalModel):
+    """A phone (normalised to +7XXXXXXXXXX) or an e-mail address."""
+
+    kind: ContactKind
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind is ContactKind.PHONE:
+            return _normalise_phone(value)
+        if kind is ContactKind.EMAIL and not _EMAIL.match(value):
+            raise ValueError(f"not an e-mail address (shape {shape(value)!r})")
+        return value
+
+
+def _normalise_phone(raw: str) -> str:
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 11 and digits[0] in "78":
+        return "+7" + digits[1:]
+    if len(digits) == 10:
+        return "+7" + digits
+    raise ValueError(f"expected a Russian phone number of 10 or 11 digits, got shape {shape(raw)!r}")
+
+
+class Person(CanonicalModel):
+    """A person as one agency knows them."""
+
+    record_kind: Literal["person"] = "person"
+    provenance: Provenance
+    family_name: PersonName
+    given_name: PersonName
+    patronymic: PersonName | None = None
+    birth_date: PastDate | None = None
+    sex: Sex | None = None
+    identifiers: list[Identifier] = Field(default_factory=list)
+    addresses: list[Address] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_identifier_per_kind(self) -> Person:
+        seen: set[tuple[IdentifierKind, str | None]] = set()
+        for ident in self.identifiers:
+            key = (ident.kind, ident.system)
+            if key in seen and ident.kind is not IdentifierKind.LOCAL:
+                raise ValueError(f"identifiers: more than one {ident.kind.value}")
+            seen.add(key)
+        return self
+
+    def identifier(self, kind: IdentifierKind) -> str | None:
+        """The canonical value of the person's identifier of ``kind``, if any."""
+        return next((i.value for i in self.identifiers if i.kind is kind), None)
