@@ -1,0 +1,200 @@
+"""``hub sandbox generate``: the initial load (night 1) of every agency, plus ground truth.
+
+Families are generated in chunks of ``CHUNK`` by a process pool; every chunk writes its own files, named by
+chunk number, so the output is byte-for-byte the same for a seed whatever the number of workers.
+
+Layout of ``DIR``::
+
+    sandbox.json                          seed, size, current night, noise rates, agency credentials
+    truth/world/chunk-CCCCC.jsonl         the true families (current state)        ┐ only tests and
+    truth/night-NNNN/records-CCCCC.jsonl  source record → true person / family     │ benchmarks read
+    truth/night-NNNN/noise.json           eligible / applied counts per noise kind ┘ these
+    social_protection/drop/               EGISSO packages and case files (nightly file drop)
+    health/night-NNNN/                    FHIR resources served by the health API
+    education/night-NNNN/                 students served through the SMEV-style exchange
+    ngo/night-NNNN/                       participants and participations served by the NGO API
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.care import add_care
+from sandbox.emit import EmitContext, Emitter, JsonLines, Night, stable_hex
+from sandbox.noise import DEFAULT_RATES, NoiseCounter, NoiseRates
+from sandbox.population import TrueFamily, generate_family
+
+CHUNK = 2_000
+DEFAULT_START = dt.date(2026, 11, 1)
+EMITTERS: dict[str, str] = {
+    "ngo": "sandbox.agencies.ngo:NgoEmitter",
+}
+"""Agency → emitter class (imported lazily so a worker imports only what it uses)."""
+
+
+@dataclass
+class SandboxConfig:
+    """``DIR/sandbox.json``: what generated the sandbox and what ``advance`` and ``serve`` need."""
+
+    seed: int
+    families: int
+    start_date: str
+    night: int = 1
+    rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=dict)
+    next_index: int = 0
+
+    def noise(self, source: str) -> NoiseRates:
+        return NoiseRates.from_dict(self.rates[source])
+
+    def night_of(self, number: int) -> Night:
+        start = dt.date.fromisoformat(self.start_date)
+        return Night(number, start + dt.timedelta(days=number - 1))
+
+    def save(self, root: Path) -> None:
+        (root / "sandbox.json").write_text(
+            json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+
+    @classmethod
+    def load(cls, root: Path) -> SandboxConfig:
+        path = root / "sandbox.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{root} is not a sandbox (no sandbox.json); run hub sandbox generate")
+        return cls(**json.loads(path.read_text("utf-8")))
+
+
+def credentials(seed: int) -> dict[str, str]:
+    """The agencies' secrets for this sandbox (the hub gets them from its environment, not from here)."""
+    return {
+        "health_token": "sbx-health-" + stable_hex(seed, "health-token", length=24),
+        "ngo_api_key": "sbx-ngo-" + stable_hex(seed, "ngo-key", length=24),
+        "education_node": "sbx-edu-" + stable_hex(seed, "edu-node", length=8),
+    }
+
+
+def emitter_factory(source: str) -> Callable[[EmitContext], Emitter]:
+    module, _, name = EMITTERS[source].partition(":")
+    factory: Callable[[EmitContext], Emitter] = getattr(importlib.import_module(module), name)
+    return factory
+
+
+def generate(
+    out: Path, families: int, seed: int, *, start_date: dt.date = DEFAULT_START,
+    rates: dict[str, NoiseRates] | None = None, workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Generate night 1 of a sandbox of ``families`` families into ``out``; return a summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "sandbox.json").exists():
+        raise FileExistsError(f"{out} already holds a sandbox; choose an empty folder")
+    rates = {**DEFAULT_RATES, **(rates or {})}
+    config = SandboxConfig(seed, families, start_date.isoformat(), 1,
+                           {k: v.to_dict() for k, v in sorted(rates.items())}, credentials(seed), families)
+    jobs = [ChunkJob(str(out), config.__dict__, c, range(lo, min(lo + CHUNK, families)))
+            for c, lo in enumerate(range(0, families, CHUNK))]
+    summary = run_chunks(jobs, workers, progress)
+    write_noise(out, config.night_of(1), summary.pop("noise"))
+    config.save(out)
+    return {"out": str(out), "seed": seed, "families": families, "night": 1, **summary}
+
+
+@dataclass
+class ChunkJob:
+    """One chunk of families for one night (picklable for the process pool)."""
+
+    root: str
+    config: dict[str, Any]
+    chunk: int
+    indices: Iterable[int]
+    changed: list[dict[str, Any]] | None = None  # advance: families already evolved, instead of indices
+    removed: list[dict[str, Any]] | None = None
+
+
+def run_chunks(
+    jobs: list[ChunkJob], workers: int | None, progress: Callable[[int], None] | None
+) -> dict[str, Any]:
+    """Run the chunk jobs (in parallel when it pays) and add up their counts."""
+    totals: dict[str, Any] = {"records": {}, "noise": NoiseCounter()}
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        results = map(emit_chunk, jobs)
+        _collect(results, totals, progress)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            _collect(pool.map(emit_chunk, jobs), totals, progress)
+    return totals
+
+
+def _collect(results: Iterable[dict[str, Any]], totals: dict[str, Any],
+             progress: Callable[[int], None] | None) -> None:
+    for result in results:
+        for key, n in result["records"].items():
+            totals["records"][key] = totals["records"].get(key, 0) + n
+        counter = NoiseCounter()
+        counter.eligible.update({tuple(k.split("|")): v for k, v in result["eligible"].items()})
+        counter.applied.update({tuple(k.split("|")): v for k, v in result["applied"].items()})
+        totals["noise"].merge(counter)
+        if progress:
+            progress(result["families"])
+
+
+def emit_chunk(job: ChunkJob) -> dict[str, Any]:
+    """Generate (or take) one chunk's families, write the agencies' files, truth and world state."""
+    config = SandboxConfig(**job.config)
+    root, night = Path(job.root), config.night_of(config.night)
+    counter = NoiseCounter()
+    emitters: dict[str, Emitter] = {}
+    truth = JsonLines(_truth_dir(root, night) / f"records-{job.chunk:05d}.jsonl")
+    world_path = root / "truth" / "world" / f"chunk-{job.chunk:05d}.jsonl"
+    world = JsonLines(world_path) if job.changed is None else None
+    families = _families(job, config, night)
+    counts: dict[str, int] = {}
+    for family, removed in families:
+        for source in (s for s in family.agencies if s in EMITTERS):
+            emitter = emitters.get(source)
+            if emitter is None:
+                ctx = EmitContext(root, config.seed, night, job.chunk, config.noise(source), counter)
+                emitter = emitters[source] = emitter_factory(source)(ctx)
+            rows = emitter.remove_family(family) if removed else emitter.add_family(family)
+            for row in rows:
+                truth.write(json.loads(row.to_json()))
+                counts[f"{row.source}.{row.kind}"] = counts.get(f"{row.source}.{row.kind}", 0) + 1
+        if world is not None:
+            world.write(family.to_dict())
+    for emitter in emitters.values():
+        emitter.close()
+    truth.close()
+    if world is not None:
+        world.close()
+    return {"records": counts, "families": len(families),
+            "eligible": {"|".join(k): v for k, v in counter.eligible.items()},
+            "applied": {"|".join(k): v for k, v in counter.applied.items()}}
+
+
+def _families(job: ChunkJob, config: SandboxConfig, night: Night) -> list[tuple[TrueFamily, bool]]:
+    if job.changed is not None:
+        changed = [(TrueFamily.from_dict(f), False) for f in job.changed]
+        return changed + [(TrueFamily.from_dict(f), True) for f in job.removed or []]
+    return [(add_care(generate_family(config.seed, i, night.date), config.seed, night.date), False)
+            for i in job.indices]
+
+
+def _truth_dir(root: Path, night: Night) -> Path:
+    folder = root / "truth" / f"night-{night.tag}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "truth" / "world").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_noise(root: Path, night: Night, counter: NoiseCounter) -> None:
+    """``truth/night-NNNN/noise.json``: eligible and applied counts per source and noise kind."""
+    path = _truth_dir(root, night) / "noise.json"
+    path.write_text(json.dumps(counter.as_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
