@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.advance import NEW_FAMILIES_PER_NIGHT, evolve_chunk
 from sandbox.care import add_care
 from sandbox.emit import EmitContext, Emitter, JsonLines, Night, stable_hex
 from sandbox.noise import DEFAULT_RATES, NoiseCounter, NoiseRates
@@ -35,6 +36,7 @@ from sandbox.population import TrueFamily, generate_family
 CHUNK = 2_000
 DEFAULT_START = dt.date(2026, 11, 1)
 EMITTERS: dict[str, str] = {
+    "health": "sandbox.agencies.health:HealthEmitter",
     "ngo": "sandbox.agencies.ngo:NgoEmitter",
 }
 """Agency → emitter class (imported lazily so a worker imports only what it uses)."""
@@ -108,14 +110,16 @@ def generate(
 
 @dataclass
 class ChunkJob:
-    """One chunk of families for one night (picklable for the process pool)."""
+    """One chunk of families for one night (picklable for the process pool).
+
+    ``advance=False``: generate families ``indices`` fresh; ``advance=True``: evolve the chunk's world file.
+    """
 
     root: str
     config: dict[str, Any]
     chunk: int
-    indices: Iterable[int]
-    changed: list[dict[str, Any]] | None = None  # advance: families already evolved, instead of indices
-    removed: list[dict[str, Any]] | None = None
+    indices: Iterable[int] = ()
+    advance: bool = False
 
 
 def run_chunks(
@@ -153,9 +157,7 @@ def emit_chunk(job: ChunkJob) -> dict[str, Any]:
     counter = NoiseCounter()
     emitters: dict[str, Emitter] = {}
     truth = JsonLines(_truth_dir(root, night) / f"records-{job.chunk:05d}.jsonl")
-    world_path = root / "truth" / "world" / f"chunk-{job.chunk:05d}.jsonl"
-    world = JsonLines(world_path) if job.changed is None else None
-    families = _families(job, config, night)
+    families, world_families = _families(job, config, night)
     counts: dict[str, int] = {}
     for family, removed in families:
         for source in (s for s in family.agencies if s in EMITTERS):
@@ -167,24 +169,64 @@ def emit_chunk(job: ChunkJob) -> dict[str, Any]:
             for row in rows:
                 truth.write(json.loads(row.to_json()))
                 counts[f"{row.source}.{row.kind}"] = counts.get(f"{row.source}.{row.kind}", 0) + 1
-        if world is not None:
-            world.write(family.to_dict())
     for emitter in emitters.values():
         emitter.close()
     truth.close()
-    if world is not None:
-        world.close()
+    _write_world(root, job.chunk, world_families)
     return {"records": counts, "families": len(families),
             "eligible": {"|".join(k): v for k, v in counter.eligible.items()},
             "applied": {"|".join(k): v for k, v in counter.applied.items()}}
 
 
-def _families(job: ChunkJob, config: SandboxConfig, night: Night) -> list[tuple[TrueFamily, bool]]:
-    if job.changed is not None:
-        changed = [(TrueFamily.from_dict(f), False) for f in job.changed]
-        return changed + [(TrueFamily.from_dict(f), True) for f in job.removed or []]
-    return [(add_care(generate_family(config.seed, i, night.date), config.seed, night.date), False)
-            for i in job.indices]
+def _families(
+    job: ChunkJob, config: SandboxConfig, night: Night
+) -> tuple[list[tuple[TrueFamily, bool]], list[TrueFamily]]:
+    """(families to emit tonight with their 'removed' flag, the chunk's whole world afterwards)."""
+    if job.advance:
+        world = read_world_chunk(Path(job.root), job.chunk)
+        changed, removed = evolve_chunk(world, config.seed, night.number, night.date)
+        return [(f, False) for f in changed] + [(f, True) for f in removed], world
+    fresh = [add_care(generate_family(config.seed, i, night.date), config.seed, night.date)
+             for i in job.indices]
+    return [(f, False) for f in fresh], fresh
+
+
+def world_chunks(root: Path) -> list[int]:
+    """The chunk numbers of the world, in order."""
+    return sorted(int(p.stem.split("-")[1]) for p in (root / "truth" / "world").glob("chunk-*.jsonl"))
+
+
+def read_world_chunk(root: Path, chunk: int) -> list[TrueFamily]:
+    path = root / "truth" / "world" / f"chunk-{chunk:05d}.jsonl"
+    with path.open(encoding="utf-8") as fh:
+        return [TrueFamily.from_dict(json.loads(line)) for line in fh]
+
+
+def _write_world(root: Path, chunk: int, families: list[TrueFamily]) -> None:
+    # Written to a temporary name and renamed, so an interrupted run never leaves half a world.
+    path = root / "truth" / "world" / f"chunk-{chunk:05d}.jsonl"
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for family in families:
+            fh.write(json.dumps(family.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def advance(root: Path, *, workers: int | None = None,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Make the next night: evolve every world chunk, add new families, write the agencies' changes."""
+    config = SandboxConfig.load(root)
+    config.night += 1
+    chunks = world_chunks(root)
+    jobs = [ChunkJob(str(root), config.__dict__, c, advance=True) for c in chunks]
+    new = max(1, round(config.families * NEW_FAMILIES_PER_NIGHT))
+    first, config.next_index = config.next_index, config.next_index + new
+    jobs.append(ChunkJob(str(root), config.__dict__, (chunks[-1] + 1) if chunks else 0,
+                         range(first, first + new)))
+    summary = run_chunks(jobs, workers, progress)
+    write_noise(root, config.night_of(config.night), summary.pop("noise"))
+    config.save(root)
+    return {"out": str(root), "night": config.night, "new_families": new, **summary}
 
 
 def _truth_dir(root: Path, night: Night) -> Path:
