@@ -167,7 +167,7 @@ def emit_chunk(job: ChunkJob) -> dict[str, Any]:
                 emitter = emitters[source] = emitter_factory(source)(ctx)
             rows = emitter.remove_family(family) if removed else emitter.add_family(family)
             for row in rows:
-                truth.write(json.loads(row.to_json()))
+                truth.write(row.as_dict())
                 counts[f"{row.source}.{row.kind}"] = counts.get(f"{row.source}.{row.kind}", 0) + 1
     for emitter in emitters.values():
         emitter.close()
