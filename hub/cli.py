@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hub.commands import db, demo, sandbox_cmd, schemas_cmd, validate
+from hub.commands import db, demo, mapping_cmd, sandbox_cmd, schemas_cmd, validate
 from registry.errors import RegistryError
 
 
@@ -37,6 +37,7 @@ def main() -> None:
 main.add_command(db.db)
 main.add_command(schemas_cmd.schemas)
 main.add_command(validate.validate)
+main.add_command(mapping_cmd.mapping)
 main.add_command(sandbox_cmd.sandbox)
 main.add_command(demo.demo)
 main.add_command(demo.airflow)

@@ -36,8 +36,10 @@ from sandbox.population import TrueFamily, generate_family
 CHUNK = 2_000
 DEFAULT_START = dt.date(2026, 11, 1)
 EMITTERS: dict[str, str] = {
+    "education": "sandbox.agencies.education:EducationEmitter",
     "health": "sandbox.agencies.health:HealthEmitter",
     "ngo": "sandbox.agencies.ngo:NgoEmitter",
+    "social_protection": "sandbox.agencies.social_protection:SocialProtectionEmitter",
 }
 """Agency → emitter class (imported lazily so a worker imports only what it uses)."""
 

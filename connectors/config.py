@@ -1,0 +1,77 @@
+"""The sources config (``config/sources.yaml``): which agency systems the hub pulls, how, with which mapping.
+
+Adding a source is data only: a mapping in ``mappings/``, an entry here, and its Airflow Connection
+(``AIRFLOW_CONN_<CONNECTION_ID>``). Paths are relative to the project root.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.db import PROJECT_ROOT
+
+
+class PushConfig(BaseModel):
+    """What the hub may send back to this agency, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["smev_xml", "json", "file_xml"]
+    fields: list[str] = Field(description="The only fields this agency is entitled to receive.")
+    endpoint: str | None = None
+    max_attempts: int = 5
+
+
+class SourceConfig(BaseModel):
+    """One agency system."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = ""
+    agency: Literal["social_protection", "health", "education", "ngo"]
+    name: str
+    connector: Literal["file_drop", "fhir", "rest_cursor", "smev"]
+    connection_id: str
+    mapping: str
+    schedule: str = "0 1 * * *"
+    validation: Literal["strict", "lenient"] = "strict"
+    xsd: dict[str, str] = Field(default_factory=dict, description="root namespace URI → XSD path")
+    options: dict[str, Any] = Field(default_factory=dict)
+    quarantine_threshold: float = 0.05
+    push: PushConfig | None = None
+
+    @property
+    def mapping_path(self) -> Path:
+        return PROJECT_ROOT / self.mapping
+
+    def xsd_paths(self) -> dict[str, Path]:
+        return {ns: PROJECT_ROOT / p for ns, p in self.xsd.items()}
+
+
+def sources_path() -> Path:
+    return Path(os.environ.get("HUB_SOURCES") or PROJECT_ROOT / "config" / "sources.yaml")
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> dict[str, SourceConfig]:
+    raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    sources = {}
+    for code, entry in sorted((raw.get("sources") or {}).items()):
+        sources[code] = SourceConfig.model_validate({**entry, "code": code})
+    return sources
+
+
+def load_sources(path: Path | None = None) -> dict[str, SourceConfig]:
+    """All configured sources by code, in sorted order (DAGs are generated in this order)."""
+    return _load(path or sources_path())
+
+
+def source_for_mapping(mapping_source: str) -> SourceConfig | None:
+    """The configured source whose code is ``mapping_source``, if any."""
+    return load_sources().get(mapping_source)

@@ -1,0 +1,232 @@
+"""Apply a mapping to one source record: canonical records, deletions, or one error for the whole record.
+
+A source record is mapped all-or-nothing: if any canonical record it yields fails, none is kept and the
+record goes to quarantine with the reason — so the registry never holds half of what an agency sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mapper.errors import FieldMappingError, RecordInvalidError, RecordMappingError
+from mapper.loader import LEAF_KEYS, load_spec
+from mapper.paths import Binding, as_nodes, compile_path
+from mapper.spec import EmitSpec, MappingSpec, RecordSpec, ValueRule
+from mapper.values import Evaluator, Scope, compile_condition, compile_rule
+from schemas import RECORD_MODELS, CanonicalModel
+from schemas.validation import error_list
+
+# A compiled field-tree node returns (value, whether a value came from the record).
+Node = Callable[[Scope], tuple[Any, bool]]
+
+
+@dataclass
+class MappedRecord:
+    """A validated canonical record and where it came from inside the payload."""
+
+    kind: str
+    source_record_id: str
+    record: CanonicalModel
+    raw_pointer: str
+
+
+@dataclass
+class Deletion:
+    """The source says this canonical record is gone."""
+
+    kind: str
+    source_record_id: str
+
+
+@dataclass
+class RecordResult:
+    """What one source record became."""
+
+    spec: str
+    records: list[MappedRecord] = field(default_factory=list)
+    deletions: list[Deletion] = field(default_factory=list)
+    error: RecordMappingError | None = None
+
+
+class CompiledRecord:
+    """A record spec, compiled."""
+
+    def __init__(self, mapping: Mapping, spec: RecordSpec, index: int) -> None:
+        self.mapping, self.spec, self.name = mapping, spec, spec.name
+        loc = f"records[{index}]"
+        self.when = compile_condition(mapping.spec, spec.when, f"{loc}.when") if spec.when else None
+        self.delete_when = (compile_condition(mapping.spec, spec.delete_when, f"{loc}.delete_when")
+                            if spec.delete_when else None)
+        self.emits = [_CompiledEmit(mapping, e) for e in spec.emit]
+        self.deletes = [(d.kind, compile_rule(mapping.spec, d.id, f"{d.kind}.id")) for d in spec.deletes]
+
+    def applies(self, node: Any, binding: Binding) -> bool:
+        return self.when is None or self.when(Scope(node, node, 0, binding))
+
+    def apply(self, node: Any, pointer: str, binding: Binding) -> RecordResult:
+        """Map one record; never raises for bad data (the error is in the result)."""
+        result = RecordResult(self.name)
+        scope = Scope(node, node, 0, binding)
+        try:
+            if self.delete_when is not None and self.delete_when(scope):
+                result.deletions = self._deleted_ids(scope)
+                return result
+            result.deletions = [Deletion(kind, _required_id(ev(scope), kind)) for kind, ev in self.deletes]
+            for emit in self.emits:
+                result.records += emit.apply(scope, pointer)
+        except RecordMappingError as exc:
+            return RecordResult(self.name, error=exc)
+        return result
+
+    def _deleted_ids(self, scope: Scope) -> list[Deletion]:
+        out = []
+        for emit in self.emits:
+            if emit.foreach is None:
+                out.append(Deletion(emit.kind, _required_id(emit.id(scope), emit.kind)))
+        return out
+
+
+class _CompiledEmit:
+    def __init__(self, mapping: Mapping, spec: EmitSpec) -> None:
+        self.kind, self.mapping = spec.kind, mapping
+        self.model = RECORD_MODELS[spec.kind]
+        self.id = compile_rule(mapping.spec, spec.id, f"{spec.kind}.id")
+        self.when = compile_condition(mapping.spec, spec.when, f"{spec.kind}.when") if spec.when else None
+        self.foreach = spec.foreach
+        choices = mapping.spec.namespace_choices()
+        self._items = (compile_path(mapping.spec.format, spec.foreach.lstrip("^"), choices)
+                       if spec.foreach else None)
+        self.fields = _compile_object(mapping.spec, spec.fields, spec.kind)
+
+    def apply(self, scope: Scope, pointer: str) -> list[MappedRecord]:
+        if self._items is None:
+            scopes = [(scope, pointer)]
+        else:
+            items = as_nodes(self._items.evaluate(scope.node, scope.binding))
+            scopes = [(Scope(item, scope.record, i, scope.binding), f"{pointer}/{self.foreach}[{i}]")
+                      for i, item in enumerate(items, start=1)]
+        return [self._one(s, p) for s, p in scopes if self.when is None or self.when(s)]
+
+    def _one(self, scope: Scope, pointer: str) -> MappedRecord:
+        source_id = _required_id(self.id(scope), self.kind)
+        data, _ = self.fields(scope)
+        data = dict(data or {})
+        data["record_kind"] = self.kind
+        data["provenance"] = {
+            "source_system": self.mapping.source, "source_record_id": source_id,
+            "mapping_version": self.mapping.version, "mapping_name": self.mapping.name,
+            "raw_pointer": pointer,
+        }
+        try:
+            record = self.model.model_validate(data)
+        except ValidationError as exc:
+            raise RecordInvalidError(self.kind, error_list(exc)) from exc
+        return MappedRecord(self.kind, source_id, record, pointer)
+
+
+def _required_id(value: Any, kind: str) -> str:
+    if value is None or str(value).strip() == "":
+        raise FieldMappingError(f"{kind}.id", "the record id is missing")
+    return str(value).strip()
+
+
+def _compile_node(spec: MappingSpec, node: Any, field: str) -> Node:
+    if isinstance(node, dict) and LEAF_KEYS & node.keys():
+        rule = ValueRule.model_validate(node)
+        return _leaf(compile_rule(spec, rule, field), dynamic=rule.const is None)
+    if isinstance(node, dict) and "foreach" in node:
+        return _foreach(spec, node, field)
+    if isinstance(node, list):
+        return _fixed_list([_compile_node(spec, item, f"{field}[{i}]") for i, item in enumerate(node)])
+    if isinstance(node, dict):
+        return _compile_object(spec, node, field)
+    constant = node
+    return lambda _scope: (constant, False)
+
+
+def _leaf(evaluate: Evaluator, dynamic: bool) -> Node:
+    def node(scope: Scope) -> tuple[Any, bool]:
+        value = evaluate(scope)
+        return value, dynamic and value is not None
+    return node
+
+
+def _compile_object(spec: MappingSpec, tree: dict[str, Any], field: str) -> Node:
+    children = {name: _compile_node(spec, sub, f"{field}.{name}") for name, sub in tree.items()}
+    dynamic = _has_dynamic(tree)
+
+    def node(scope: Scope) -> tuple[Any, bool]:
+        values, present = {}, False
+        for name, child in children.items():
+            value, child_present = child(scope)
+            present = present or child_present
+            if value is not None:
+                values[name] = value
+        if dynamic and not present:
+            return None, False  # nothing from the record: the object is left out
+        return values, present
+
+    return node
+
+
+def _fixed_list(items: list[Node]) -> Node:
+    def node(scope: Scope) -> tuple[Any, bool]:
+        values, present = [], False
+        for item in items:
+            value, item_present = item(scope)
+            if value is not None and (item_present or not isinstance(value, dict)):
+                values.append(value)
+            present = present or item_present
+        return values, present
+
+    return node
+
+
+def _foreach(spec: MappingSpec, tree: dict[str, Any], field: str) -> Node:
+    path = compile_path(spec.format, str(tree["foreach"]).lstrip("^"), spec.namespace_choices())
+    from_record = str(tree["foreach"]).startswith("^")
+    item = _compile_node(spec, tree["item"], f"{field}[]")
+
+    def node(scope: Scope) -> tuple[Any, bool]:
+        base = scope.record if from_record else scope.node
+        values = []
+        for i, element in enumerate(as_nodes(path.evaluate(base, scope.binding)), start=1):
+            value, present = item(Scope(element, scope.record, i, scope.binding))
+            if value is not None and present:
+                values.append(value)
+        return values, bool(values)
+
+    return node
+
+
+def _has_dynamic(tree: Any) -> bool:
+    if isinstance(tree, dict):
+        if LEAF_KEYS & tree.keys():
+            return "const" not in tree
+        return "foreach" in tree or any(_has_dynamic(v) for v in tree.values())
+    if isinstance(tree, list):
+        return any(_has_dynamic(v) for v in tree)
+    return False
+
+
+class Mapping:
+    """A loaded, validated and compiled mapping file."""
+
+    def __init__(self, spec: MappingSpec, path: Path | None = None) -> None:
+        self.spec, self.path = spec, path
+        self.name, self.version, self.source = spec.mapping, spec.version, spec.source
+        self.format = spec.format
+        self.records = [CompiledRecord(self, r, i) for i, r in enumerate(spec.records)]
+
+    def specs_for(self, selector: str) -> list[CompiledRecord]:
+        return [r for r in self.records if selector in r.spec.selectors]
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Load, validate and compile ``path``; raise ``MappingSpecError`` naming file, line and key."""
+    return Mapping(load_spec(path), path)

@@ -1,0 +1,146 @@
+"""The mapping language: what a ``mappings/<source>.yaml`` may say (validated with pydantic).
+
+A mapping names its source, a version and a format (``xml`` or ``json``), optional XML namespaces (a prefix
+may list several URIs: the versions of a format it reads, e.g. EGISSO 1.0.5 and 1.0.6), code tables, and
+record specs. A record spec selects records in a payload and emits canonical records::
+
+    records:
+      - name: participant
+        select: "data[*]"                  # json: dotted path with [*]; xml: element name(s) to stream
+        when: {path: resourceType, equals: Patient}
+        delete_when: {path: deleted, equals: true}
+        emit:
+          - kind: person
+            id: {template: "{id}"}
+            fields:
+              family_name: {path: last_name}
+              birth_date: {path: birth_date, date: [iso, ru]}
+              sex: {path: gender, code: gender}
+              identifiers:
+                - {kind: snils, value: {path: snils}}      # left out when the SNILS is missing
+        deletes:
+          - {kind: family, id: {template: "{ns1:assignmentFactUuid}"}}
+
+A *value rule* has exactly one of ``path`` (JMESPath for json, XPath for xml), ``template`` (text with
+``{path}`` placeholders; ``{#}`` is the 1-based item number inside ``foreach``; a path starting with ``^``
+is read from the record instead of the current item) or ``const``; then optional transforms applied in this
+order: ``strip``, ``regex``, ``case``, ``code``, ``date`` or ``decimal``. Scalars in ``fields`` are
+constants. A list item or nested object whose values are all missing is left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DATE_FORMATS = ("iso", "iso_datetime", "ru")
+KINDS = ("person", "family", "membership", "case", "service", "disability", "consent")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ConditionSpec(_Spec):
+    """A test on a path: ``equals``, ``not_equals``, ``in`` or ``present``."""
+
+    path: str
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> ConditionSpec:
+        tests = [self.equals, self.not_equals, self.in_, self.present]
+        if sum(t is not None for t in tests) != 1:
+            raise ValueError("a condition needs exactly one of equals, not_equals, in, present")
+        return self
+
+
+class ValueRule(_Spec):
+    """How to compute one value from a record."""
+
+    path: str | None = None
+    template: str | None = None
+    const: Any = None
+    strip: bool = True
+    regex: str | None = None
+    case: Literal["upper", "lower", "title"] | None = None
+    code: str | dict[str, Any] | None = None
+    date: list[str] | None = None
+    decimal: Literal["comma", "dot"] | None = None
+    default: Any = None
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueRule:
+        if sum(x is not None for x in (self.path, self.template, self.const)) != 1:
+            raise ValueError("a value rule needs exactly one of path, template, const")
+        if self.date and self.decimal:
+            raise ValueError("a value is either a date or a decimal, not both")
+        return self
+
+    @field_validator("date")
+    @classmethod
+    def _formats(cls, value: list[str] | None) -> list[str] | None:
+        for fmt in value or []:
+            if fmt not in DATE_FORMATS and "%" not in fmt:
+                raise ValueError(f"unknown date format {fmt!r}; use {DATE_FORMATS} or a strptime pattern")
+        return value
+
+
+class EmitSpec(_Spec):
+    """One canonical record (or one per ``foreach`` item) made from a source record."""
+
+    kind: Literal["person", "family", "membership", "case", "service", "disability", "consent"]
+    id: ValueRule
+    when: ConditionSpec | None = None
+    foreach: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeleteSpec(_Spec):
+    """A canonical record this source record says is gone (e.g. an EGISSO termination)."""
+
+    kind: Literal["person", "family", "membership", "case", "service", "disability", "consent"]
+    id: ValueRule
+
+
+class RecordSpec(_Spec):
+    """Which records of a payload this spec handles and what it makes of them."""
+
+    name: str
+    select: str | list[str]
+    when: ConditionSpec | None = None
+    delete_when: ConditionSpec | None = None
+    emit: list[EmitSpec] = Field(default_factory=list)
+    deletes: list[DeleteSpec] = Field(default_factory=list)
+
+    @property
+    def selectors(self) -> list[str]:
+        return [self.select] if isinstance(self.select, str) else list(self.select)
+
+    @model_validator(mode="after")
+    def _does_something(self) -> RecordSpec:
+        if not self.emit and not self.deletes:
+            raise ValueError("a record spec needs emit or deletes")
+        return self
+
+
+class MappingSpec(_Spec):
+    """A whole mapping file."""
+
+    mapping: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    source: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    format: Literal["xml", "json"]
+    description: str | None = None
+    namespaces: dict[str, str | list[str]] = Field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    records: list[RecordSpec] = Field(min_length=1)
+
+    def namespace_choices(self) -> dict[str, list[str]]:
+        """prefix → the URIs it may stand for (first match in a document wins)."""
+        return {p: [u] if isinstance(u, str) else list(u) for p, u in self.namespaces.items()}

@@ -1,0 +1,197 @@
+"""Value rules and conditions, compiled into small evaluators.
+
+An evaluator gets a ``Scope`` (the current node, the record root, the item number, the namespace binding)
+and returns a value or raises ``FieldMappingError`` naming the field — describing the value's shape, never
+the value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mapper.errors import FieldMappingError
+from mapper.paths import Binding, Path, as_scalar, compile_path
+from mapper.spec import ConditionSpec, MappingSpec, ValueRule
+from schemas.privacy import shape
+
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where paths are evaluated: ``node`` (record or foreach item), ``record`` (for ``^`` paths)."""
+
+    node: Any
+    record: Any
+    index: int
+    binding: Binding
+
+
+Evaluator = Callable[[Scope], Any]
+
+
+class _Reader:
+    """Reads one path, from the record when it starts with ``^``, else from the current node."""
+
+    def __init__(self, spec: MappingSpec, expr: str) -> None:
+        self.from_record = expr.startswith("^")
+        self.path: Path = compile_path(spec.format, expr.lstrip("^"), spec.namespace_choices())
+
+    def raw(self, scope: Scope) -> Any:
+        return self.path.evaluate(scope.record if self.from_record else scope.node, scope.binding)
+
+    def scalar(self, scope: Scope, field: str) -> Any:
+        try:
+            return as_scalar(self.raw(scope))
+        except ValueError as exc:
+            raise FieldMappingError(field, str(exc)) from exc
+
+
+def compile_rule(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
+    """Compile ``rule`` for ``field`` (the canonical field path used in error messages)."""
+    source = _source(spec, rule, field)
+    table = spec.tables.get(rule.code) if isinstance(rule.code, str) else rule.code
+    table_name = rule.code if isinstance(rule.code, str) else "inline"
+    pattern = re.compile(rule.regex) if rule.regex else None
+
+    def evaluate(scope: Scope) -> Any:
+        value = source(scope)
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int | float) and not (rule.date or rule.decimal):
+            value = str(value)
+        if isinstance(value, str) and rule.strip:
+            value = value.strip() or None
+        if value is not None and pattern is not None:
+            value = _regex(pattern, value, field)
+        if isinstance(value, str) and rule.case:
+            value = getattr(value, rule.case)()
+        if value is not None and table is not None:
+            value = _code(table, table_name, value, rule.default, field)
+        if value is not None and rule.date:
+            value = parse_date(value, rule.date, field)
+        if value is not None and rule.decimal:
+            value = _decimal(value, rule.decimal, field)
+        if value is None:
+            value = rule.default
+        if value is None and rule.required:
+            raise FieldMappingError(field, "required value is missing")
+        return value
+
+    return evaluate
+
+
+def _source(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
+    if rule.path is not None:
+        reader = _Reader(spec, rule.path)
+        return lambda scope: reader.scalar(scope, field)
+    if rule.template is not None:
+        return _template(spec, rule.template, field)
+    constant = rule.const
+    return lambda _scope: constant
+
+
+def _template(spec: MappingSpec, template: str, field: str) -> Evaluator:
+    parts: list[str | _Reader | None] = []  # None stands for the item number {#}
+    pos = 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(template[pos:match.start()])
+        expr = match.group(1)
+        parts.append(None if expr == "#" else _Reader(spec, expr))
+        pos = match.end()
+    parts.append(template[pos:])
+
+    def render(scope: Scope) -> str | None:
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = scope.index if part is None else part.scalar(scope, field)
+            if value is None:
+                return None  # a template with a missing piece is missing as a whole
+            out.append(str(value).strip() if not isinstance(value, float) else f"{value:g}")
+        return "".join(out)
+
+    return render
+
+
+def _regex(pattern: re.Pattern[str], value: Any, field: str) -> str:
+    match = pattern.search(str(value))
+    if match is None:
+        raise FieldMappingError(field, f"value shaped {shape(str(value))!r} does not match the rule's regex")
+    return match.group(1) if pattern.groups else match.group(0)
+
+
+def _code(table: dict[str, Any], name: str, value: Any, default: Any, field: str) -> Any:
+    key = str(value).lower() if isinstance(value, bool) else str(value)
+    if key in table:
+        return table[key]
+    if default is not None:
+        return default
+    raise FieldMappingError(field, f"code {key[:20]!r} is not in code table {name!r}")
+
+
+def parse_date(value: Any, formats: list[str], field: str) -> dt.date:
+    """Parse ``value`` with the first matching format: iso, iso_datetime, ru or a strptime pattern."""
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    for fmt in formats:
+        parsed = _try_date(text, fmt)
+        if parsed is not None:
+            return parsed
+    raise FieldMappingError(field, f"not a date in formats {formats} (shape {shape(text)!r})")
+
+
+def _try_date(text: str, fmt: str) -> dt.date | None:
+    try:
+        if fmt == "iso":
+            match = _ISO_DATE.match(text)  # 2019-04-30, 2019-04-30+04:00, 2019-04-30Z
+            return dt.date.fromisoformat(match.group(1)) if match else None
+        if fmt == "iso_datetime":
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return dt.datetime.strptime(text, "%d.%m.%Y" if fmt == "ru" else fmt).date()
+    except ValueError:
+        return None
+
+
+def _decimal(value: Any, style: str, field: str) -> Decimal:
+    text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+    if style == "comma":
+        text = text.replace(",", ".")
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise FieldMappingError(field, f"not a decimal number (shape {shape(str(value))!r})") from exc
+
+
+def compile_condition(spec: MappingSpec, cond: ConditionSpec, field: str) -> Callable[[Scope], bool]:
+    """A predicate on the scope from ``cond``."""
+    reader = _Reader(spec, cond.path)
+
+    def test(scope: Scope) -> bool:
+        value = reader.scalar(scope, field)
+        if cond.present is not None:
+            return (value is not None) == cond.present
+        if cond.in_ is not None:
+            return any(_same(value, v) for v in cond.in_)
+        if cond.not_equals is not None:
+            return not _same(value, cond.not_equals)
+        return _same(value, cond.equals)
+
+    return test
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if actual is None:
+        return False
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return str(actual).lower() == str(expected).lower()
+    return actual == expected or str(actual) == str(expected)
