@@ -86,7 +86,7 @@ class CompiledRecord:
     def _deleted_ids(self, scope: Scope) -> list[Deletion]:
         out = []
         for emit in self.emits:
-            if emit.foreach is None:
+            if emit.foreach is None and emit.on_delete == "delete" and (emit.when is None or emit.when(scope)):
                 out.append(Deletion(emit.kind, _required_id(emit.id(scope), emit.kind)))
         return out
 
@@ -97,7 +97,7 @@ class _CompiledEmit:
         self.model = RECORD_MODELS[spec.kind]
         self.id = compile_rule(mapping.spec, spec.id, f"{spec.kind}.id")
         self.when = compile_condition(mapping.spec, spec.when, f"{spec.kind}.when") if spec.when else None
-        self.foreach = spec.foreach
+        self.foreach, self.on_delete = spec.foreach, spec.on_delete
         choices = mapping.spec.namespace_choices()
         self._items = (compile_path(mapping.spec.format, spec.foreach.lstrip("^"), choices)
                        if spec.foreach else None)

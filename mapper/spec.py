@@ -99,6 +99,11 @@ class EmitSpec(_Spec):
     when: ConditionSpec | None = None
     foreach: str | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
+    on_delete: Literal["delete", "keep"] = Field(
+        default="delete",
+        description="When the source record is deleted: delete this canonical record too, or keep it "
+                    "(a household shared with other participants).",
+    )
 
 
 class DeleteSpec(_Spec):

@@ -7,6 +7,7 @@ to logs, lineage events or pushes to agencies not entitled to it.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -86,6 +87,7 @@ class ServiceRecord(CanonicalModel):
     ended_on: dt.date | None = None
     status: ServiceStatus = ServiceStatus.DELIVERED
     outcome: str | None = None
+    amount: Decimal | None = Field(default=None, ge=0, description="Monthly amount of a cash measure, RUB.")
 
     @model_validator(mode="after")
     def _links_and_dates(self) -> ServiceRecord:
