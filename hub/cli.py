@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hub.commands import db, demo, mapping_cmd, sandbox_cmd, schemas_cmd, validate
+from hub.commands import db, demo, mapping_cmd, pull_cmd, sandbox_cmd, schemas_cmd, validate
 from registry.errors import RegistryError
 
 
@@ -38,6 +38,8 @@ main.add_command(db.db)
 main.add_command(schemas_cmd.schemas)
 main.add_command(validate.validate)
 main.add_command(mapping_cmd.mapping)
+main.add_command(pull_cmd.pull)
+main.add_command(pull_cmd.quarantine)
 main.add_command(sandbox_cmd.sandbox)
 main.add_command(demo.demo)
 main.add_command(demo.airflow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,30 @@ def _summary_text(summary: dict[str, Any]) -> str:
     lines = [f"night {summary['night']} written to {summary['out']} in {summary['seconds']}s"]
     lines += [f"  {kind:<28} {n:>10,}" for kind, n in sorted(summary["records"].items())]
     return "\n".join(lines)
+
+
+@sandbox.command()
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--faults", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of requests meeting a fault (5xx bursts, slow, truncated, malformed, duplicates).")
+@click.option("--connections", is_flag=True, help="Also print the AIRFLOW_CONN_… variables for the hub.")
+def serve(data: Path, faults: float, connections: bool) -> None:
+    """Serve the agencies' HTTP/SOAP systems on 127.0.0.1 until stopped; the ports come first, as JSON."""
+    import signal
+    import threading
+
+    from sandbox.server.app import serve as start
+
+    handle = start(data, faults=faults)
+    line: dict[str, Any] = dict(handle.ports)
+    if connections:
+        from sandbox.connections import hub_connections
+
+        line["connections"] = hub_connections(data, handle.ports)
+    click.echo(json.dumps(line), nl=True)
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    handle.stop()

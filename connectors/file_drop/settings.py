@@ -1,0 +1,4 @@
+"""Defaults of the file-drop connector."""
+
+PATTERNS = ("*.xml",)
+HASH_BLOCK = 1 << 20

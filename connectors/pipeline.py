@@ -1,0 +1,326 @@
+"""``hub pull``: a source's new payloads → the mapper → staging, one transaction per payload.
+
+For each payload: its raw bytes are stored (once per sha256), its records mapped, good ones staged, bad
+ones quarantined with their reason and bytes, deletions applied, the payload marked processed and the
+watermark moved — all in one transaction; then the agency is acknowledged (SMEV ack, file move). A crash at
+any point leaves either the whole payload or none of it, and a rerun skips what was processed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector, Payload
+from connectors.config import SourceConfig, load_sources
+from connectors.connections import get_connection
+from connectors.errors import ConnectorError, QualityGateError
+from connectors.http import HttpClient, auth_from_connection
+from mapper import Mapping, load_mapping
+from mapper.readers import PayloadFailure, SourceRecord, read_json, read_xml
+from mapper.sample import schema_lookup
+from registry import staging
+from registry.db import connect, database_url
+from registry.runs import ensure_source_system, fail_stale_runs, finish_run, start_run
+
+log = logging.getLogger("hub.pull")
+STAGE_BATCH = 1000
+QUARANTINE_RAW_LIMIT = 16 << 20
+
+
+@dataclass
+class PullStats:
+    """Counts of one pull (what ``hub pull --json`` prints and the run row keeps; no personal data)."""
+
+    source: str
+    run_id: int = 0
+    payloads: int = 0
+    payloads_skipped: int = 0
+    records: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    ignored: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def quarantine_rate(self) -> float:
+        return self.quarantined / max(1, self.records)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "quarantine_rate": round(self.quarantine_rate, 4)}
+
+
+def build_connector(source: SourceConfig) -> Connector:
+    """The connector a source's config names, with its connection's host and credentials."""
+    from connectors.fhir import FhirConnector
+    from connectors.file_drop import FileDropConnector
+    from connectors.rest_cursor import RestCursorConnector
+    from connectors.smev import SmevConnector
+
+    conn, opts = get_connection(source.connection_id), source.options
+    if source.connector == "file_drop":
+        return FileDropConnector(
+            Path(conn.extra.get("path") or conn.schema or "."),
+            opts.get("patterns"),
+            opts.get("after", "keep"),
+        )
+    client = HttpClient(
+        conn.base_url,
+        auth_from_connection(conn),
+        max_attempts=int(opts.get("max_attempts", 6)),
+        backoff_initial=float(opts.get("backoff_initial", 0.5)),
+    )
+    if source.connector == "fhir":
+        return FhirConnector(
+            client, opts.get("resources"), int(opts.get("page_size", 200)), "/" + (conn.schema or "fhir")
+        )
+    if source.connector == "rest_cursor":
+        return RestCursorConnector(
+            client,
+            list(opts["endpoints"]),
+            int(opts.get("page_size", 200)),
+            opts.get("cursor_param", "updated_since"),
+            opts.get("watermark_field", "updated_at"),
+        )
+    namespace = next(iter(source.xsd), None)
+    return SmevConnector(
+        client,
+        opts.get("path", "/smev"),
+        conn.extra.get("node_id"),
+        namespace,
+        int(opts.get("max_messages", 10_000)),
+    )
+
+
+class Puller:
+    """Pulls one source into staging."""
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        url: str | None = None,
+        connector: Connector | None = None,
+        airflow: dict[str, Any] | None = None,
+    ) -> None:
+        self.source, self.url = source, url or database_url()
+        self.mapping: Mapping = load_mapping(source.mapping_path)
+        self.schema_for = schema_lookup(source.xsd_paths()) if source.xsd else None
+        self.strict = source.validation == "strict"
+        self.connector = connector or build_connector(source)
+        self.airflow = airflow or {}
+
+    def run(self) -> PullStats:
+        """Pull everything new; raise QualityGateError (after committing) when too much was quarantined."""
+        started = time.monotonic()
+        stats = PullStats(self.source.code)
+        with connect(self.url) as conn:
+            ensure_source_system(
+                conn, self.source.code, self.source.agency, self.source.name, self.source.connector
+            )
+            conn.commit()
+            fail_stale_runs(conn, self.source.code)
+            stats.run_id = start_run(conn, "pull", self.source.code, self.airflow)
+            cursors = self._cursors(conn)
+        try:
+            for payload in self.connector.payloads(cursors):
+                self._payload(payload, stats)
+        except ConnectorError as exc:
+            self._finish(stats, started, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        except BaseException as exc:
+            self._finish(stats, started, "failed", f"{type(exc).__name__}: {str(exc)[:300]}")
+            raise
+        self._finish(stats, started, "succeeded", None)
+        if stats.records and stats.quarantine_rate > self.source.quarantine_threshold:
+            message = (
+                f"{self.source.code}: {stats.quarantined} of {stats.records} records quarantined "
+                f"({stats.quarantine_rate:.1%} > {self.source.quarantine_threshold:.1%})"
+            )
+            with connect(self.url) as conn:
+                finish_run(conn, stats.run_id, "failed", stats.as_dict(), message)
+            raise QualityGateError(message)
+        return stats
+
+    def _cursors(self, conn: Any) -> dict[str, str]:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT cursor_name, value FROM source_cursor WHERE source_code = %s", (self.source.code,)
+            )
+            return {str(n): str(v) for n, v in cur.fetchall()}
+
+    def _finish(self, stats: PullStats, started: float, status: str, error: str | None) -> None:
+        stats.seconds = round(time.monotonic() - started, 3)
+        stats.retries = self.connector.retries
+        with connect(self.url) as conn:
+            finish_run(conn, stats.run_id, status, stats.as_dict(), error)
+
+    def _payload(self, payload: Payload, stats: PullStats) -> None:
+        with connect(self.url) as conn:
+            payload_id, done = self._store(conn, payload, stats.run_id)
+            if not done:
+                self._stage(conn, payload, payload_id, stats)
+            else:
+                stats.payloads_skipped += 1
+            if payload.cursor is not None:
+                staging.set_cursor(conn, self.source.code, *payload.cursor, stats.run_id)
+                stats.cursors[payload.cursor[0]] = payload.cursor[1]
+        stats.payloads += 1
+        if payload.after_commit is not None:
+            payload.after_commit()
+
+    def _store(self, conn: Any, payload: Payload, run_id: int) -> tuple[int, bool]:
+        if payload.path is not None:
+            with payload.path.open("rb") as stream:
+                return staging.store_payload_stream(
+                    conn,
+                    self.source.code,
+                    stream,
+                    payload.meta["sha256"],
+                    payload.meta["size"],
+                    payload.position,
+                    payload.content_type,
+                    run_id,
+                )
+        assert payload.data is not None
+        return staging.store_payload(
+            conn, self.source.code, payload.data, payload.position, payload.content_type, run_id
+        )
+
+    def _stage(self, conn: Any, payload: Payload, payload_id: int, stats: PullStats) -> None:
+        batch: list[staging.Staged] = []
+        deletions: list[tuple[str, str]] = []
+        seen = 0
+        for item in self._records(payload):
+            if isinstance(item, PayloadFailure):
+                self._quarantine_payload(conn, payload, payload_id, item, stats)
+                continue
+            seen += 1
+            batch += self._accept(conn, item, payload, payload_id, stats, deletions)
+            if len(batch) >= STAGE_BATCH:
+                self._flush(conn, batch, stats)
+                batch = []
+        self._flush(conn, batch, stats)
+        stats.deleted += staging.delete_records(conn, self.source.code, deletions)
+        stats.records += seen
+        staging.mark_processed(conn, payload_id, seen)
+
+    def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure]:
+        if self.mapping.format == "json":
+            assert payload.data is not None
+            return read_json(payload.data, self.mapping)
+        stream = payload.path.open("rb") if payload.path is not None else io.BytesIO(payload.data or b"")
+        return _closing(read_xml(stream, self.mapping, self.schema_for, self.strict), stream)
+
+    def _accept(
+        self,
+        conn: Any,
+        item: SourceRecord,
+        payload: Payload,
+        payload_id: int,
+        stats: PullStats,
+        deletions: list[tuple[str, str]],
+    ) -> list[staging.Staged]:
+        position = {**payload.position, **item.position, "pointer": item.pointer}
+        if item.xsd_errors and self.strict:
+            reason = "; ".join(item.xsd_errors)
+            self._quarantine(
+                conn, payload_id, "xsd_violation", reason, item.raw, position, item.pointer, stats
+            )
+            return []
+        result = item.result
+        if result.error is not None:
+            self._quarantine(
+                conn,
+                payload_id,
+                result.error.reason_code,
+                str(result.error),
+                item.raw,
+                position,
+                item.pointer,
+                stats,
+            )
+            return []
+        if not result.records and not result.deletions:
+            stats.ignored += 1
+        deletions += [(d.kind, d.source_record_id) for d in result.deletions]
+        return [
+            staging.Staged(r.kind, r.source_record_id, r.record, r.raw_pointer, payload_id, item.warnings)
+            for r in result.records
+        ]
+
+    def _flush(self, conn: Any, batch: list[staging.Staged], stats: PullStats) -> None:
+        counts = staging.stage_records(conn, self.source.code, stats.run_id, batch)
+        stats.new, stats.updated = stats.new + counts.new, stats.updated + counts.updated
+        stats.unchanged += counts.unchanged
+        for kind, n in counts.by_kind.items():
+            stats.by_kind[kind] = stats.by_kind.get(kind, 0) + n
+
+    def _quarantine(
+        self,
+        conn: Any,
+        payload_id: int | None,
+        code: str,
+        reason: str,
+        raw: bytes,
+        position: dict[str, Any],
+        pointer: str | None,
+        stats: PullStats,
+    ) -> None:
+        staging.quarantine(
+            conn, self.source.code, stats.run_id, payload_id, code, reason, raw, position, pointer
+        )
+        stats.quarantined += 1
+        log.warning(
+            "%s: quarantined %s at %s: %s", self.source.code, code, pointer or "(payload)", reason[:200]
+        )
+
+    def _quarantine_payload(
+        self, conn: Any, payload: Payload, payload_id: int, failure: PayloadFailure, stats: PullStats
+    ) -> None:
+        raw = payload.data if payload.data is not None else _head(payload.path)
+        position = {**payload.position, **failure.position}
+        self._quarantine(
+            conn,
+            payload_id,
+            failure.reason_code,
+            failure.reason,
+            raw[:QUARANTINE_RAW_LIMIT],
+            position,
+            None,
+            stats,
+        )
+
+
+def _head(path: Path | None) -> bytes:
+    if path is None:
+        return b""
+    with path.open("rb") as fh:
+        return fh.read(QUARANTINE_RAW_LIMIT)
+
+
+def _closing(
+    items: Iterator[SourceRecord | PayloadFailure], stream: Any
+) -> Iterator[SourceRecord | PayloadFailure]:
+    try:
+        yield from items
+    finally:
+        stream.close()
+
+
+def pull(code: str, url: str | None = None, airflow: dict[str, Any] | None = None) -> PullStats:
+    """Pull the configured source ``code``."""
+    sources = load_sources()
+    if code not in sources:
+        raise KeyError(f"unknown source {code!r}; configured: {', '.join(sources)}")
+    return Puller(sources[code], url, airflow=airflow).run()
