@@ -217,8 +217,8 @@ class Puller:
 
     def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure]:
         if self.mapping.format == "json":
-            assert payload.data is not None
-            return read_json(payload.data, self.mapping)
+            data = payload.data if payload.data is not None else _head(payload.path, None)
+            return read_json(data, self.mapping)
         stream = payload.path.open("rb") if payload.path is not None else io.BytesIO(payload.data or b"")
         return _closing(read_xml(stream, self.mapping, self.schema_for, self.strict), stream)
 
@@ -302,11 +302,11 @@ class Puller:
         )
 
 
-def _head(path: Path | None) -> bytes:
+def _head(path: Path | None, limit: int | None = QUARANTINE_RAW_LIMIT) -> bytes:
     if path is None:
         return b""
     with path.open("rb") as fh:
-        return fh.read(QUARANTINE_RAW_LIMIT)
+        return fh.read(limit) if limit is not None else fh.read()
 
 
 def _closing(

@@ -33,7 +33,7 @@ class FileDropConnector:
             meta: dict[str, Any] = {"sha256": digest, "size": size}
             yield Payload(
                 {"file": path.name, "sha256": digest},
-                "application/xml",
+                "application/json" if path.suffix == ".json" else "application/xml",
                 path=path,
                 after_commit=self._mover(path) if self.after == "move" else None,
                 meta=meta,
