@@ -26,6 +26,10 @@ class PushConfig(BaseModel):
     fields: list[str] = Field(description="The only fields this agency is entitled to receive.")
     endpoint: str | None = None
     max_attempts: int = 5
+    record_pattern: str | None = Field(
+        default=None, description="Only source records whose id matches ('^STU-': students, not parents)."
+    )
+    batch_size: int = 500
 
 
 class SourceConfig(BaseModel):

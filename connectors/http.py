@@ -164,7 +164,8 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url, self.auth, self.timeout = base_url.rstrip("/") + "/", auth, timeout
-        self.max_attempts, self.backoff = max_attempts, wait_exponential_jitter(backoff_initial, backoff_max)
+        self.max_attempts = max_attempts
+        self.backoff = wait_exponential_jitter(multiplier=backoff_initial, max=backoff_max)
         self.sleep, self.retries = sleep, 0
         self.session = requests.Session()
 

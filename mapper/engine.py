@@ -86,7 +86,8 @@ class CompiledRecord:
     def _deleted_ids(self, scope: Scope) -> list[Deletion]:
         out = []
         for emit in self.emits:
-            if emit.foreach is None and emit.on_delete == "delete" and (emit.when is None or emit.when(scope)):
+            applies = emit.when is None or emit.when(scope)
+            if emit.foreach is None and emit.on_delete == "delete" and applies:
                 out.append(Deletion(emit.kind, _required_id(emit.id(scope), emit.kind)))
         return out
 

@@ -71,7 +71,7 @@ def as_scalar(result: Any) -> Any:
     """One value from a path result: None when empty; a ValueError (shape only) when several."""
     if isinstance(result, list):
         values = [_node_value(r) for r in result]
-        values = [v for v in values if v is not None]
+        values = list(dict.fromkeys(v for v in values if v is not None))  # the same value twice is one
         if not values:
             return None
         if len(values) > 1:

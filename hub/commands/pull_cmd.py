@@ -92,3 +92,33 @@ def show(quarantine_id: int, raw: bool, as_json: bool) -> None:
     if row is None:
         raise click.ClickException(f"no quarantine row {quarantine_id}")
     emit(row, as_json, lambda r: "\n".join(f"{k:<14} {v}" for k, v in r.items()))
+
+
+@click.command("push")
+@click.argument("source", required=False)
+@click.option("--all", "push_all", is_flag=True, help="Push to every source that has a push configuration.")
+@json_option
+def push_cmd(source: str | None, push_all: bool, as_json: bool) -> None:
+    """Queue registry-id crosswalks and status changes for SOURCE (or --all) and deliver them."""
+    from connectors.config import load_sources
+    from connectors.push import push as run_push
+
+    sources = load_sources()
+    codes = [c for c, s in sources.items() if s.push] if push_all else [source] if source else []
+    if not codes:
+        raise click.UsageError("name a SOURCE or use --all")
+    results = []
+    for code in codes:
+        if code not in sources:
+            raise click.ClickException(f"unknown source {code!r}")
+        results.append(run_push(sources[code]).as_dict())
+    emit(
+        results if push_all else results[0],
+        as_json,
+        lambda d: "\n".join(
+            f"{r['source']:<18} run {r['run_id']}: {r['entries_changed']} changed, {r['queued']} queued, "
+            f"{r['delivered']} delivered, {r['failed']} failed ({r['dead']} dead-lettered)"
+            for r in (d if isinstance(d, list) else [d])
+        ),
+    )
+    sys.exit(1 if any(r["failed"] for r in results) else 0)
