@@ -84,11 +84,14 @@ class CompiledRecord:
         return result
 
     def _deleted_ids(self, scope: Scope) -> list[Deletion]:
+        """All the deleted record had emitted (``foreach`` items too), unless ``on_delete: keep``."""
         out = []
         for emit in self.emits:
-            applies = emit.when is None or emit.when(scope)
-            if emit.foreach is None and emit.on_delete == "delete" and applies:
-                out.append(Deletion(emit.kind, _required_id(emit.id(scope), emit.kind)))
+            if emit.on_delete != "delete":
+                continue
+            for item_scope, _ in emit.scopes(scope, ""):
+                if emit.when is None or emit.when(item_scope):
+                    out.append(Deletion(emit.kind, _required_id(emit.id(item_scope), emit.kind)))
         return out
 
 
@@ -104,14 +107,16 @@ class _CompiledEmit:
                        if spec.foreach else None)
         self.fields = _compile_object(mapping.spec, spec.fields, spec.kind)
 
-    def apply(self, scope: Scope, pointer: str) -> list[MappedRecord]:
+    def scopes(self, scope: Scope, pointer: str) -> list[tuple[Scope, str]]:
+        """The scope of each canonical record this emit makes (one, or one per ``foreach`` item)."""
         if self._items is None:
-            scopes = [(scope, pointer)]
-        else:
-            items = as_nodes(self._items.evaluate(scope.node, scope.binding))
-            scopes = [(Scope(item, scope.record, i, scope.binding), f"{pointer}/{self.foreach}[{i}]")
-                      for i, item in enumerate(items, start=1)]
-        return [self._one(s, p) for s, p in scopes if self.when is None or self.when(s)]
+            return [(scope, pointer)]
+        items = as_nodes(self._items.evaluate(scope.node, scope.binding))
+        return [(Scope(item, scope.record, i, scope.binding), f"{pointer}/{self.foreach}[{i}]")
+                for i, item in enumerate(items, start=1)]
+
+    def apply(self, scope: Scope, pointer: str) -> list[MappedRecord]:
+        return [self._one(s, p) for s, p in self.scopes(scope, pointer) if self.when is None or self.when(s)]
 
     def _one(self, scope: Scope, pointer: str) -> MappedRecord:
         source_id = _required_id(self.id(scope), self.kind)

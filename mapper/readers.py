@@ -5,8 +5,11 @@ element is mapped when it ends, then cleared with its preceding siblings. The pa
 never expands entities, never touches the network, and keeps libxml2's depth and text-size limits
 (``huge_tree`` off); a document that declares a DOCTYPE is refused outright (XXE, billion laughs).
 
-XSD validation is per record: when a record ends, the partial tree (ancestors, their earlier children and
-this record — earlier records are already cleared) is a small valid document if the record is valid.
+XSD validation is per record: when a record ends, a small document is built from copies of its ancestors
+(tag, attributes, namespaces), their earlier children that are not records (headers) and the record, and
+validated on its own. Only errors located in the record are its errors: what the partial document lacks
+after the record (later records, trailers) and cross-record constraints (xs:unique) are not the record's
+fault. Records parsed ahead in the same block, and the cleared earlier ones, never enter the check.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import bisect
 import json
 import re
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Any
@@ -189,8 +193,10 @@ class _XmlState:
             if selector is not None and not _inside_record(element, self.tags):
                 yield self._record(element, selector, index)
                 element.clear()
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
+                parent = element.getparent()
+                for previous in list(element.itersiblings(preceding=True)):
+                    if previous.tag in self.tags:  # earlier (cleared) records; headers stay for the XSD check
+                        parent.remove(previous)
 
     def _record(self, element: Any, selector: str, index: _LineIndex) -> SourceRecord:
         n = self.counts[selector] = self.counts.get(selector, 0) + 1
@@ -216,10 +222,32 @@ class _XmlState:
     def _validate(self, element: Any) -> list[str]:
         if self.schema is None:
             return []
-        root = element.getroottree()
-        if self.schema.validate(root):
+        record = _record_document(element, self.tags)
+        document = record.getroottree()
+        if self.schema.validate(document):
             return []
-        return [sanitize_xsd_error(e.message) for e in self.schema.error_log][:5]
+        where = document.getpath(record)
+        return [sanitize_xsd_error(e.message) for e in self.schema.error_log
+                if (e.path or "") == where or (e.path or "").startswith(where + "/")][:5]
+
+
+def _record_document(element: Any, tags: dict[str, str]) -> Any:
+    """A copy of ``element`` inside copies of its ancestors and their earlier non-record children."""
+    chain = [element, *element.iterancestors()]
+    copy: Any = None
+    for node, below in zip(reversed(chain[1:]), reversed(chain[:-1]), strict=True):
+        shell = etree.Element(node.tag, dict(node.attrib), nsmap=node.nsmap)
+        if copy is not None:
+            copy.append(shell)
+        copy = shell
+        for sibling in reversed(list(below.itersiblings(preceding=True))):
+            if sibling.tag not in tags and isinstance(sibling.tag, str):
+                copy.append(deepcopy(sibling))
+    record = deepcopy(element)
+    if copy is None:  # the record is the document element
+        return record
+    copy.append(record)
+    return record
 
 
 def _inside_record(element: Any, tags: dict[str, str]) -> bool:
@@ -238,9 +266,7 @@ def _prefixed(element: Any) -> str:
 
 _VALUE_PATTERNS = (
     (re.compile(r"'([^']*)' is not a valid value"), "a value shaped '{}' is not a valid value"),
-    (re.compile(r"[Tt]he value '([^']*)'"), "the value shaped '{}'"),
-    (re.compile(r"'([^']*)' is not an element of the set"),
-     "a value shaped '{}' is not an element of the set"),
+    (re.compile(r"[Tt]he value '([^']*)'"), "the value shaped '{}'"),  # also "… is not an element of the set"
 )
 
 
@@ -252,4 +278,4 @@ def sanitize_xsd_error(message: str) -> str:
     """An XSD error message with every quoted value replaced by its shape (element names kept)."""
     for pattern, replacement in _VALUE_PATTERNS:
         message = pattern.sub(partial(_shaped, replacement), message)
-    return re.sub(r"\{[^}]*\}", "", message).strip()  # Clark names → local names
+    return re.sub(r"\{[a-z]+:[^{}']*\}", "", message).strip()  # Clark names → local names; code sets stay

@@ -16,13 +16,14 @@ def hub_connections(data_dir: Path, ports: dict[str, int], host: str = "127.0.0.
     """Environment variable → connection JSON for the four sandbox agencies."""
     creds = SandboxConfig.load(data_dir).credentials
     conns = {
-        "health_fhir": {
+        "health_fhir": {  # OAuth2 client credentials: the hub gets its bearer token from the agency
             "conn_type": "http",
             "host": host,
             "port": ports["health"],
             "schema": "fhir",
-            "password": creds["health_token"],
-            "extra": {"auth": "bearer"},
+            "login": creds.get("health_client_id"),
+            "password": creds.get("health_client_secret"),
+            "extra": {"auth": "oauth2", "token_url": "/oauth/token"},
         },
         "ngo_api": {
             "conn_type": "http",

@@ -79,6 +79,8 @@ def credentials(seed: int) -> dict[str, str]:
     """The agencies' secrets for this sandbox (the hub gets them from its environment, not from here)."""
     return {
         "health_token": "sbx-health-" + stable_hex(seed, "health-token", length=24),
+        "health_client_id": "family-hub",
+        "health_client_secret": "sbx-oauth-" + stable_hex(seed, "health-oauth", length=24),
         "ngo_api_key": "sbx-ngo-" + stable_hex(seed, "ngo-key", length=24),
         "education_node": "sbx-edu-" + stable_hex(seed, "edu-node", length=8),
     }

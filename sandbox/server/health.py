@@ -22,7 +22,7 @@ import datetime as dt
 import hmac
 import random
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from sandbox.formats import fhir
 from sandbox.server import Reply, Request, json_reply
@@ -41,6 +41,7 @@ RESOURCE_TYPES = ("Patient", "RelatedPerson", "Condition", "Procedure")
 DEFAULT_COUNT, MAX_COUNT = 100, 500
 FHIR_JSON = "application/fhir+json"
 PUSH_PATH = "/hub/registry-links"
+TOKEN_PATH = "/oauth/token"  # OAuth2 client-credentials grant; the token it issues is the bearer token
 Bound = tuple[dt.datetime, bool]
 
 # How a malformed-record fault breaks a resource: (element, bad value), None meaning "left out".
@@ -137,6 +138,8 @@ class HealthAgency:
 
     def handle(self, request: Request, fault: Fault | None) -> Reply:
         """Answer one request (``fault`` is the drawn fault, if any, for the agency-level kinds)."""
+        if request.path == TOKEN_PATH:
+            return self._token(request)
         if not self._authorised(request):
             return outcome(401, "login", "a valid bearer token is required",
                            {"WWW-Authenticate": 'Bearer realm="health"'})
@@ -150,6 +153,19 @@ class HealthAgency:
                 return outcome(405, "not-supported", "POST registry links here", {"Allow": "POST"})
             return self.pushes.reply(request)
         return outcome(404, "not-found", "unknown path")
+
+    def _token(self, request: Request) -> Reply:
+        """Issue the bearer token to a client that presents the sandbox's client id and secret."""
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
+        creds = self.store.config().credentials
+        secret = creds.get("health_client_secret", "")
+        valid = (request.method == "POST" and form.get("grant_type") == "client_credentials"
+                 and form.get("client_id") == creds.get("health_client_id")
+                 and bool(secret) and hmac.compare_digest(form.get("client_secret", ""), secret))
+        if not valid:
+            return json_reply(401, {"error": "invalid_client"})
+        return json_reply(200, {"access_token": creds["health_token"], "token_type": "Bearer",
+                                "expires_in": 3600})
 
     def _authorised(self, request: Request) -> bool:
         scheme, _, token = (request.header("authorization") or "").partition(" ")
