@@ -127,17 +127,13 @@ def _birth(family: TrueFamily, rng: random.Random, date: dt.date) -> bool:
     father = next((family.person(m.pid) for m in family.current_members() if m.role == "father"), None)
     make = _PersonFactory(rng, family.fid, date)
     make.count = max(int(p.pid.rsplit("-", 1)[1]) for p in family.persons)
-    surname = father.family_name if father else _masculine(mother.family_name)
-    father_given = father.given_name if father else rng.choice(sorted(names.MALE_NAMES))
+    surname = father.family_name if father else names.masculine_of(mother.family_name)
+    father_given = father.given_name if father else rng.choice(names.MALE_GIVEN)
     child = make.child(rng.choice(("male", "female")), surname, father_given, (0, 0))
     child.birth_date = (date - dt.timedelta(days=rng.randint(1, 20))).isoformat()
     family.persons.append(child)
     family.members.append(TrueMember(child.pid, "child", child.birth_date))
     return True
-
-
-def _masculine(family_name: str) -> str:
-    return next((m for m in names.FAMILY_NAMES if names.feminine_family_name(m) == family_name), family_name)
 
 
 def _is_foster(family: TrueFamily) -> bool:

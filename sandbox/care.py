@@ -93,8 +93,8 @@ def _random_categories(rng: random.Random, children: list[TruePerson], as_of: dt
 def _case(family: TrueFamily, rng: random.Random, as_of: dt.date) -> dict[str, Any]:
     opened = random_date(rng, as_of - dt.timedelta(days=3 * 365), as_of - dt.timedelta(days=3))
     level = _level(family, rng, opened)
-    curator = rng.choice(sorted(names.FAMILY_NAMES))
-    given = rng.choice(sorted(names.FEMALE_NAMES))
+    curator = rng.choice(names.FAMILY_NAMES_SORTED)
+    given = rng.choice(names.FEMALE_GIVEN)
     case: dict[str, Any] = {
         "case_id": f"{family.fid}-C1",
         "level": level,

@@ -87,6 +87,11 @@ FAMILY_NAMES: tuple[str, ...] = tuple(
 )
 
 
+def masculine_of(family_name: str) -> str:
+    """The masculine form of a (possibly feminine) family name from the list; unknown names as they are."""
+    return _MASCULINE.get(family_name, family_name)
+
+
 def feminine_family_name(masculine: str) -> str:
     """The feminine form of a family name: Иванов → Иванова, Покровский → Покровская, Черных → Черных."""
     if masculine.endswith(("ов", "ев", "ёв", "ин", "ын")):
@@ -156,3 +161,13 @@ NGOS: tuple[str, ...] = (
     "АНО «Семейный ресурсный центр»", "НКО «Особые дети»", "АНО «Сопровождаемое проживание»",
     "БФ «Вместе»",
 )
+
+
+# Sorted views, computed once: generation draws from them millions of times.
+MALE_GIVEN: tuple[str, ...] = tuple(sorted(MALE_NAMES))
+FEMALE_GIVEN: tuple[str, ...] = tuple(sorted(FEMALE_NAMES))
+FAMILY_NAMES_SORTED: tuple[str, ...] = tuple(sorted(FAMILY_NAMES))
+DISTRICT_NAMES: tuple[str, ...] = tuple(sorted(DISTRICTS))
+_MASCULINE: dict[str, str] = {}
+for _m in reversed(FAMILY_NAMES):  # the first listed masculine form wins, as the old linear scan did
+    _MASCULINE[feminine_family_name(_m)] = _m

@@ -121,7 +121,7 @@ def random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
 
 
 def random_address(rng: random.Random) -> dict[str, str]:
-    district = rng.choice(sorted(names.DISTRICTS))
+    district = rng.choice(names.DISTRICT_NAMES)
     localities, postal = names.DISTRICTS[district]
     address = {
         "region": names.REGION,
@@ -159,7 +159,7 @@ class _PersonFactory:
     def _person(self, sex: str, family_name: str, father_given: str, born: dt.date) -> TruePerson:
         self.count += 1
         rng = self.rng
-        given = rng.choice(sorted(names.MALE_NAMES) if sex == "male" else sorted(names.FEMALE_NAMES))
+        given = rng.choice(names.MALE_GIVEN if sex == "male" else names.FEMALE_GIVEN)
         surname = family_name if sex == "male" else names.feminine_family_name(family_name)
         person = TruePerson(
             pid=f"{self.fid}-{self.count}", family_name=surname, given_name=given,
@@ -177,7 +177,7 @@ class _PersonFactory:
         return random_date(self.rng, earliest, latest)
 
     def _father_name(self) -> str:
-        return self.rng.choice(sorted(names.MALE_NAMES))
+        return self.rng.choice(names.MALE_GIVEN)
 
 
 def _household_kind(rng: random.Random) -> str:
@@ -241,22 +241,15 @@ def _add_children(
         sex = rng.choice(("male", "female"))
         if kind in ("foster", "grandmother_guardian"):
             surname = rng.choice(names.FAMILY_NAMES)  # the child keeps the birth family's name
-            father_given = rng.choice(sorted(names.MALE_NAMES))
+            father_given = rng.choice(names.MALE_GIVEN)
         else:
-            surname = family_name or _masculine_of(adults[0][0])
-            father_given = father.given_name if father else rng.choice(sorted(names.MALE_NAMES))
+            surname = family_name or names.masculine_of(adults[0][0].family_name)
+            father_given = father.given_name if father else rng.choice(names.MALE_GIVEN)
         child = make.child(sex, surname, father_given, (0, max_child_age))
         family.persons.append(child)
         placed = kind in ("foster", "grandmother_guardian")
         since = _placed(rng, child, as_of) if placed else child.birth_date
         family.members.append(TrueMember(child.pid, "child", since))
-
-
-def _masculine_of(person: TruePerson) -> str:
-    for masculine in names.FAMILY_NAMES:
-        if names.feminine_family_name(masculine) == person.family_name:
-            return masculine
-    return person.family_name
 
 
 def _since(rng: random.Random, person: TruePerson, as_of: dt.date) -> str:

@@ -94,7 +94,7 @@ def file_options(seed: int, night: int, chunk: int) -> tuple[Version, Encoding]:
 
 def osz_code(district: str) -> str:
     """EGISSO participant code of the district's social-protection office."""
-    return f"5300.{100 + sorted(names.DISTRICTS).index(district):06d}"
+    return f"5300.{100 + names.DISTRICT_NAMES.index(district):06d}"
 
 
 def receiver_of(family: TrueFamily) -> TruePerson | None:

@@ -41,7 +41,7 @@ RESOURCE_TYPES = ("Patient", "RelatedPerson", "Condition", "Procedure")
 DEFAULT_COUNT, MAX_COUNT = 100, 500
 FHIR_JSON = "application/fhir+json"
 PUSH_PATH = "/hub/registry-links"
-TOKEN_PATH = "/oauth/token"  # OAuth2 client-credentials grant; the token it issues is the bearer token
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path: the OAuth2 client-credentials grant
 Bound = tuple[dt.datetime, bool]
 
 # How a malformed-record fault breaks a resource: (element, bad value), None meaning "left out".

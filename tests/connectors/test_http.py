@@ -41,7 +41,8 @@ def test_oauth2_client_credentials_get_a_token_then_search(sandbox: tuple[Path, 
 
 def test_wrong_oauth2_secret_is_fatal_at_once(sandbox: tuple[Path, Any]) -> None:
     creds = _creds(sandbox)
-    client = _client(sandbox, "health", OAuth2ClientCredentials("/oauth/token", creds["health_client_id"], "x"))
+    auth = OAuth2ClientCredentials("/oauth/token", creds["health_client_id"], "wrong secret")
+    client = _client(sandbox, "health", auth)
     with pytest.raises(AuthenticationError) as exc:
         client.get("/fhir/Patient")
     assert exc.value.status == 401
@@ -67,10 +68,14 @@ def test_rate_limit_is_retried_honouring_retry_after(sandbox: tuple[Path, Any]) 
     waits: list[float] = []
     client = _client(sandbox, "ngo", ApiKeyAuth(_creds(sandbox)["ngo_api_key"]), sleep=waits.append,
                      max_attempts=3)
-    with pytest.raises(RateLimitedError):
+    def hammer() -> None:
         for _ in range(50):
             client.get("/api/v1/participants", params={"limit": "1"})
-    assert waits and all(w >= 1.0 for w in waits), waits  # the server says Retry-After: 1
+
+    with pytest.raises(RateLimitedError):
+        hammer()
+    assert waits
+    assert all(w >= 1.0 for w in waits), waits  # the server says Retry-After: 1
 
 
 def test_connection_refused_is_retriable_then_raised() -> None:
@@ -78,7 +83,8 @@ def test_connection_refused_is_retriable_then_raised() -> None:
     client = HttpClient("http://127.0.0.1:1", sleep=waits.append, max_attempts=3)
     with pytest.raises(TransportError, match="connection broken"):
         client.get("/x")
-    assert len(waits) == 2 and client.retries == 2
+    assert len(waits) == 2
+    assert client.retries == 2
 
 
 def test_retry_after_parsing() -> None:
