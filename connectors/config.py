@@ -76,6 +76,20 @@ def load_sources(path: Path | None = None) -> dict[str, SourceConfig]:
     return _load(path or sources_path())
 
 
+class NightlyConfig(BaseModel):
+    """When the night's reconcile runs without waiting any longer for late sources."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "Europe/Moscow"
+    reconcile_deadline: str = "0 6 * * *"
+
+
+def load_nightly(path: Path | None = None) -> NightlyConfig:
+    raw = yaml.safe_load((path or sources_path()).read_text("utf-8")) or {}
+    return NightlyConfig.model_validate(raw.get("nightly") or {})
+
+
 def source_for_mapping(mapping_source: str) -> SourceConfig | None:
     """The configured source whose code is ``mapping_source``, if any."""
     return load_sources().get(mapping_source)

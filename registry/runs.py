@@ -65,3 +65,33 @@ def fail_stale_runs(conn: Conn, source_code: str) -> int:
         count = cur.rowcount
     conn.commit()
     return count
+
+
+def record_failed_try(conn: Conn, kind: str, source_code: str | None, airflow: dict[str, Any],
+                      error: str) -> int:
+    """Record an Airflow task try that failed (timeouts and crashes included) as a failed run."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """INSERT INTO run (kind, source_code, status, dag_id, airflow_run_id, task_id, try_number,
+                                finished_at, stats, error)
+               VALUES (%s, %s, 'failed', %s, %s, %s, %s, now(), '{"recorded_by": "failure_callback"}', %s)
+               RETURNING run_id""",
+            (kind, source_code, airflow.get("dag_id"), airflow.get("run_id"), airflow.get("task_id"),
+             airflow.get("try_number"), error),
+        )
+        row = cur.fetchone()
+    conn.commit()
+    assert row is not None
+    return int(row[0])
+
+
+def pulls_since(conn: Conn, since: str) -> dict[str, str]:
+    """source → status of its latest pull run that started after ``since`` (ISO instant)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT DISTINCT ON (source_code) source_code, status FROM run
+               WHERE kind = 'pull' AND started_at > %s::timestamptz
+               ORDER BY source_code, started_at DESC""",
+            (since,),
+        )
+        return {str(s): str(st) for s, st in cur.fetchall()}

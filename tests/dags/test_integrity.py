@@ -21,7 +21,24 @@ def test_no_import_errors(dag_bag) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_expected_dags_are_present(dag_bag) -> None:  # type: ignore[no-untyped-def]
-    assert "registry_maintenance" in dag_bag.dag_ids
+    from connectors.config import load_sources
+
+    pulls = {f"pull_{code}" for code in load_sources()}
+    assert {"registry_maintenance", "reconcile", "push", *pulls} == set(dag_bag.dag_ids)
+
+
+def test_pull_dags_update_their_staging_asset(dag_bag) -> None:  # type: ignore[no-untyped-def]
+    from connectors.config import load_sources
+
+    for code in load_sources():
+        task = dag_bag.dags[f"pull_{code}"].get_task("pull")
+        assert [o.uri for o in task.outlets] == [f"x-family-hub://staging/{code}"]
+
+
+def test_reconcile_waits_for_every_source_or_the_deadline(dag_bag) -> None:  # type: ignore[no-untyped-def]
+    timetable = dag_bag.dags["reconcile"].timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert "x-family-hub://staging/ngo" in str(timetable.asset_condition)
 
 
 def test_every_dag_has_tags_docs_and_retries(dag_bag) -> None:  # type: ignore[no-untyped-def]
