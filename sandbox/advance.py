@@ -107,7 +107,9 @@ def _case_change(family: TrueFamily, rng: random.Random, date: dt.date) -> bool:
     if case is None:
         if rng.random() < EVENT_ODDS["case_opened"]:
             family.case = _case(family, rng, date)
-            family.case["opened_on"] = date.isoformat()
+            # Opened tonight: forget the dates _case derived from its own (earlier) opening day.
+            family.case.update(opened_on=date.isoformat(), contract_date=None, closed_on=None,
+                               closure_reason=None)
             set_stage(family.case, rng, date)
             return True
         return False
