@@ -141,6 +141,7 @@ class _PersonFactory:
 
     def __init__(self, rng: random.Random, fid: str, as_of: dt.date) -> None:
         self.rng, self.fid, self.as_of, self.count = rng, fid, as_of, 0
+        self.used: set[str] = set()  # parents do not give two living children the same name
 
     def adult(self, sex: str, family_name: str, age_range: tuple[int, int]) -> TruePerson:
         born = self._birth_date(*age_range)
@@ -159,7 +160,9 @@ class _PersonFactory:
     def _person(self, sex: str, family_name: str, father_given: str, born: dt.date) -> TruePerson:
         self.count += 1
         rng = self.rng
-        given = rng.choice(names.MALE_GIVEN if sex == "male" else names.FEMALE_GIVEN)
+        pool = names.MALE_GIVEN if sex == "male" else names.FEMALE_GIVEN
+        given = rng.choice([n for n in pool if n not in self.used] or pool)
+        self.used.add(given)
         surname = family_name if sex == "male" else names.feminine_family_name(family_name)
         person = TruePerson(
             pid=f"{self.fid}-{self.count}", family_name=surname, given_name=given,

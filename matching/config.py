@@ -1,0 +1,33 @@
+"""Matching thresholds from ``config/matching.yaml`` (documented there)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
+
+CONFIG_PATH = Path(__file__).resolve().parents[1] / "config" / "matching.yaml"
+
+
+class MatchingConfig(BaseModel):
+    """Where the match weights are cut."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_link_weight: float = 12.0
+    review_weight: float = 4.0
+    family_support_weight: float = 6.0
+    max_records_per_identifier: int = 8
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchingConfig:
+        if not self.review_weight <= self.family_support_weight <= self.auto_link_weight:
+            raise ValueError("need review_weight <= family_support_weight <= auto_link_weight")
+        return self
+
+
+@lru_cache(maxsize=4)
+def load_config(path: Path = CONFIG_PATH) -> MatchingConfig:
+    return MatchingConfig.model_validate(yaml.safe_load(path.read_text("utf-8")) or {})

@@ -1,0 +1,198 @@
+"""Households → registry families, memberships and categories.
+
+Each agency sees a household its own way: a social-protection family card, an EGISSO fact, an NGO
+household, or a child's card at a school or a clinic with its representatives. Two source households are
+one family when they share a registry person through a *current* membership (a foster child's ended
+membership in the birth family does not join the two). Families keep persistent ids like persons do: a
+cluster keeps its oldest id, others become tombstones.
+
+Memberships and categories are derived again each night from all current source memberships (cheap: one
+pass over memberships); the expensive person matching is what runs incrementally.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from psycopg2.extras import execute_values
+
+from matching import store
+from matching.cluster import Edge, cluster
+from matching.store import Conn, record_key, split_key
+from matching.survivorship import load_policy
+
+ROLE_ORDER = ("mother", "father", "guardian", "foster_parent", "child", "other_relative")
+
+
+@dataclass
+class FamilyStats:
+    """Counts of the family step."""
+
+    households: int = 0
+    families: int = 0
+    new_families: int = 0
+    merges: int = 0
+    memberships: int = 0
+    categories: int = 0
+
+
+def households_by_person(conn: Conn) -> dict[str, set[str]]:
+    """Person record key → the household keys it belongs to now (from current memberships)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for row in store.current_records(conn, ["membership"]):
+        m = row.canonical
+        if m.get("period_to"):
+            continue
+        out[record_key(row.source, m["person_ref"])].add(record_key(row.source, m["family_ref"]))
+    return out
+
+
+def reconcile_families(conn: Conn, run_id: int) -> FamilyStats:
+    """Cluster households into registry families; rebuild memberships and categories."""
+    stats = FamilyStats()
+    memberships = store.current_records(conn, ["membership"])
+    families = {r.key: r for r in store.current_records(conn, ["family"])}
+    person_ids = _person_ids(conn)
+    households = sorted(
+        {record_key(r.source, r.canonical["family_ref"]) for r in memberships} | set(families)
+    )
+    stats.households = len(households)
+    existing = _existing_family_links(conn)
+    edges = _shared_person_edges(memberships, person_ids)
+    result = cluster(
+        {h: existing[h] for h in households if h in existing},
+        [h for h in households if h not in existing],
+        edges,
+        set(),
+    )
+    labels = sorted({v for v in result.assignment.values() if v.startswith("new:")}, key=lambda s: int(s[4:]))
+    fresh = dict(zip(labels, store.allocate_ids(conn, "registry_family", len(labels), run_id), strict=True))
+    assignment = {h: fresh.get(rid, rid) for h, rid in result.assignment.items()}
+    for replaced, survivor in result.merges:
+        store.tombstone(conn, "registry_family", replaced, survivor)
+    store.events(
+        conn,
+        [("family", rid, "created", None, None, None, "reconcile: new household") for rid in fresh.values()]
+        + [
+            ("family", r, "merged_into", s, None, None, "reconcile: households share members")
+            for r, s in result.merges
+        ],
+        run_id,
+    )
+    stats.new_families, stats.merges = len(fresh), len(result.merges)
+    stats.families = len(set(assignment.values()))
+    _link_households(conn, assignment, existing, run_id)
+    stats.memberships = _rebuild_memberships(conn, memberships, assignment, person_ids)
+    stats.categories = _rebuild_categories(conn, families, assignment)
+    return stats
+
+
+def _person_ids(conn: Conn) -> dict[str, str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT source_code, source_record_id, registry_id FROM match_person")
+        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
+
+
+def _existing_family_links(conn: Conn) -> dict[str, str]:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT source_code, source_record_id, family_id FROM entity_link
+                       WHERE record_kind = 'family' AND valid_to IS NULL""")
+        return {record_key(s, i): str(f) for s, i, f in cur.fetchall()}
+
+
+def _shared_person_edges(memberships: list[store.StagedRow], person_ids: dict[str, str]) -> list[Edge]:
+    """Chain the households of each registry person (current memberships only)."""
+    by_person: dict[str, list[str]] = defaultdict(list)
+    for row in memberships:
+        m = row.canonical
+        person = person_ids.get(record_key(row.source, m["person_ref"]))
+        if person is None or m.get("period_to"):
+            continue
+        by_person[person].append(record_key(row.source, m["family_ref"]))
+    edges = []
+    for person, hhs in by_person.items():
+        chain = sorted(set(hhs))
+        edges += [Edge(a, b, "rule", None, {"shared_person": person}) for a, b in pairwise(chain)]
+    return edges
+
+
+def _link_households(conn: Conn, assignment: dict[str, str], existing: dict[str, str], run_id: int) -> None:
+    links = []
+    for household, family_id in assignment.items():
+        if existing.get(household) == family_id:
+            continue
+        source, sid = split_key(household)
+        links.append(
+            {
+                "source": source,
+                "source_record_id": sid,
+                "registry_id": family_id,
+                "decision": "family_inferred",
+                "explanation": {"rule": "households share a member"},
+            }
+        )
+    store.set_links(conn, "family", links, run_id)
+
+
+def _rebuild_memberships(
+    conn: Conn, memberships: list[store.StagedRow], assignment: dict[str, str], person_ids: dict[str, str]
+) -> int:
+    trust = load_policy()["family"]["role"]["trust"]
+    best: dict[tuple[str, str], tuple[tuple[int, str, str], tuple[Any, ...]]] = {}
+    for row in memberships:
+        m = row.canonical
+        family = assignment.get(record_key(row.source, m["family_ref"]))
+        person = person_ids.get(record_key(row.source, m["person_ref"]))
+        if family is None or person is None:
+            continue
+        rank = (
+            trust.index(row.source) if row.source in trust else len(trust),
+            row.source,
+            row.source_record_id,
+        )
+        values = (m["role"], m.get("period_from"), m.get("period_to"), row.source, row.source_record_id)
+        if (family, person) not in best or rank < best[(family, person)][0]:
+            best[(family, person)] = (rank, values)
+    rows = [(f, p, *v) for (f, p), (_, v) in sorted(best.items())]
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM membership")
+        execute_values(
+            cur,
+            """INSERT INTO membership (family_id, person_id, role, period_from, period_to,
+                                   source_code, source_record_id) VALUES %s""",
+            rows,
+            page_size=2000,
+        )
+    return len(rows)
+
+
+def _rebuild_categories(conn: Conn, families: dict[str, store.StagedRow], assignment: dict[str, str]) -> int:
+    trust = load_policy()["family"]["categories"]["trust"]
+    best: dict[tuple[str, str], tuple[tuple[int, str, str], tuple[Any, ...]]] = {}
+    for key, row in families.items():
+        family = assignment.get(key)
+        if family is None:
+            continue
+        rank = (
+            trust.index(row.source) if row.source in trust else len(trust),
+            row.source,
+            row.source_record_id,
+        )
+        for cat in row.canonical.get("categories", []):
+            values = (cat.get("since"), cat.get("until"), row.source)
+            if (family, cat["category"]) not in best or rank < best[(family, cat["category"])][0]:
+                best[(family, cat["category"])] = (rank, values)
+    rows = [(f, c, *v) for (f, c), (_, v) in sorted(best.items())]
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM family_category")
+        execute_values(
+            cur,
+            """INSERT INTO family_category (family_id, category, since, until, source_code)
+                               VALUES %s""",
+            rows,
+            page_size=2000,
+        )
+    return len(rows)

@@ -1,0 +1,42 @@
+"""The columns the matcher compares, built from a canonical person by ``matching.standardize``.
+
+Exact comparisons use the standardised Cyrillic forms; fuzzy ones use ASCII transliteration keys
+(``*_latin``), because DuckDB's string similarity functions count bytes, not characters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from matching.standardize import standardize_person
+from schemas import Person
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def person_features(key: str, source: str, person: Person) -> dict[str, Any]:
+    """One row of the matcher's input (the model's ``COLUMNS``)."""
+    std = standardize_person(person)
+    return {
+        "unique_id": key,
+        "source": source,
+        "family_stem": std["family_stem"],
+        "given_name_std": std["given_name_std"],
+        "family_latin": std["family_latin_key"] or None,
+        "given_latin": std["given_latin_key"] or None,
+        "patronymic_std": std["patronymic_std"],
+        "patronymic_latin": std["patronymic_latin_key"] or None,
+        "birth_date": _iso(std["birth_date"]),
+        "birth_date_swap": _iso(std["birth_date_swapped"]),
+        "birth_year": std["birth_year"],
+        "sex_std": std["sex_std"],
+        "snils": std["snils"],
+        "oms": std["oms"],
+        "birth_cert": std["birth_cert"],
+        "postal_code": std["postal_code"],
+        "locality_std": std["locality_std"],
+        "street_std": std["street_std"],
+    }

@@ -1,0 +1,237 @@
+"""The Fellegi–Sunter person model: Splink 5 on DuckDB — settings, training, loading, scoring.
+
+Fuzzy comparisons run on ASCII transliteration keys (``*_latin``): DuckDB's ``jaro_winkler_similarity``
+counts UTF-8 bytes, not characters, so Cyrillic compared directly would be scored wrongly (DuckDB issue
+#25113; ``tests/matching/test_duckdb_unicode.py`` keeps the proof). Exact comparisons use the standardised
+Cyrillic forms.
+
+The trained model is a versioned JSON file in ``matching/models/`` (``person-vN.json``); ``hub matching
+train`` writes the next version. Nights only load it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import splink.comparison_level_library as cll
+from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.comparison_library import CustomComparison
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+_VERSION = re.compile(r"^person-v(\d+)\.json$")
+
+COLUMNS = (
+    "unique_id",
+    "source",
+    "family_stem",
+    "given_name_std",
+    "family_latin",
+    "given_latin",
+    "patronymic_std",
+    "patronymic_latin",
+    "birth_date",
+    "birth_date_swap",
+    "birth_year",
+    "sex_std",
+    "snils",
+    "oms",
+    "birth_cert",
+    "postal_code",
+    "locality_std",
+    "street_std",
+)
+
+
+def _jw(col: str, threshold: float) -> str:
+    return f"jaro_winkler_similarity({col}_l, {col}_r) >= {threshold}"
+
+
+def _name() -> CustomComparison:
+    same_family = "family_stem_l = family_stem_r"
+    same_given = "given_name_std_l = given_name_std_r"
+    return CustomComparison(
+        output_column_name="name",
+        comparison_description="family and given name together (swaps and maiden names are levels)",
+        comparison_levels=[
+            cll.CustomLevel(
+                "family_stem_l IS NULL OR family_stem_r IS NULL OR given_name_std_l IS NULL "
+                "OR given_name_std_r IS NULL"
+            ).configure(is_null_level=True),
+            cll.CustomLevel(f"{same_family} AND {same_given}", "both exact"),
+            cll.CustomLevel(
+                "family_latin_l = given_latin_r AND given_latin_l = family_latin_r",
+                "family and given swapped",
+            ),
+            cll.CustomLevel(f"{same_family} AND {_jw('given_latin', 0.88)}", "family exact, given close"),
+            cll.CustomLevel(f"{same_given} AND {_jw('family_latin', 0.88)}", "given exact, family close"),
+            cll.CustomLevel(f"{_jw('family_latin', 0.85)} AND {_jw('given_latin', 0.85)}", "both close"),
+            cll.CustomLevel(same_given, "given exact, family differs (maiden or married name)"),
+            cll.CustomLevel(same_family, "family exact, given differs (a sibling?)"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _patronymic() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="patronymic",
+        comparison_levels=[
+            cll.NullLevel("patronymic_std"),
+            cll.CustomLevel("patronymic_std_l = patronymic_std_r", "exact"),
+            cll.CustomLevel(_jw("patronymic_latin", 0.9), "close"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _birth_date() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="birth_date",
+        comparison_levels=[
+            cll.NullLevel("birth_date"),
+            cll.CustomLevel("birth_date_l = birth_date_r", "exact"),
+            cll.CustomLevel("birth_date_l = birth_date_swap_r", "day and month swapped"),
+            cll.CustomLevel("substr(birth_date_l, 1, 7) = substr(birth_date_r, 1, 7)", "same year and month"),
+            cll.CustomLevel("birth_year_l = birth_year_r", "same year"),
+            cll.CustomLevel("abs(birth_year_l - birth_year_r) <= 1", "a year apart"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _exact(column: str) -> CustomComparison:
+    return CustomComparison(
+        output_column_name=column,
+        comparison_levels=[cll.NullLevel(column), cll.ExactMatchLevel(column), cll.ElseLevel()],
+    )
+
+
+def _address() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="address",
+        comparison_levels=[
+            cll.CustomLevel(
+                "(postal_code_l IS NULL OR postal_code_r IS NULL) AND "
+                "(locality_std_l IS NULL OR locality_std_r IS NULL)"
+            ).configure(is_null_level=True),
+            cll.CustomLevel("postal_code_l = postal_code_r AND street_std_l = street_std_r", "same street"),
+            cll.CustomLevel("locality_std_l = locality_std_r", "same locality"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+BLOCKING_RULES = (
+    "l.birth_date = r.birth_date",
+    "l.birth_date = r.birth_date_swap",
+    "l.family_stem = r.family_stem AND l.given_name_std = r.given_name_std",
+    "l.family_latin = r.family_latin AND l.birth_year = r.birth_year",
+    "l.given_latin = r.given_latin AND l.patronymic_latin = r.patronymic_latin "
+    "AND l.birth_year = r.birth_year",
+    "l.snils = r.snils",
+    "l.oms = r.oms",
+    "l.birth_cert = r.birth_cert",
+)
+"""OR-ed blocking rules; their recall against the sandbox truth is measured by ``hub bench match``."""
+
+
+def settings() -> SettingsCreator:
+    """The untrained model: comparisons and blocking rules."""
+    return SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            _name(),
+            _patronymic(),
+            _birth_date(),
+            _exact("sex_std"),
+            _exact("snils"),
+            _exact("birth_cert"),
+            _exact("oms"),
+            _address(),
+        ],
+        blocking_rules_to_generate_predictions=[{"blocking_rule": r} for r in BLOCKING_RULES],
+        retain_intermediate_calculation_columns=True,
+        additional_columns_to_retain=["source"],
+        probability_two_random_records_match=1e-5,
+    )
+
+
+def train(records: list[dict[str, Any]], *, max_pairs: float = 2e6, seed: int = 1) -> dict[str, Any]:
+    """Estimate u by random sampling and m by EM (blocked on dates, then on names); return the model."""
+    db = DuckDBAPI()
+    linker = Linker(db.register(records), settings(), log_level="WARNING")
+    linker.training.estimate_probability_two_random_records_match(
+        ["l.snils = r.snils", "l.oms = r.oms"], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    linker.training.estimate_parameters_using_expectation_maximisation("l.birth_date = r.birth_date")
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.family_stem = r.family_stem AND l.given_name_std = r.given_name_std"
+    )
+    return floor_probabilities(linker.misc.save_model_to_json())
+
+
+M_FLOOR = 1e-3
+U_FLOOR = 1e-6
+
+
+def floor_probabilities(model: dict[str, Any]) -> dict[str, Any]:
+    """Keep every level's m and u at least at a floor, and fill levels EM never saw.
+
+    A level never observed in training (a SNILS mismatch between two records of one person, say) gets
+    m = 0 from EM, which is an infinitely strong "never the same person"; real data has typos. The floor
+    caps any single disagreement at about -10 (log2 of 1e-3).
+    """
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            level["m_probability"] = max(float(level.get("m_probability") or 0.0), M_FLOOR)
+            level["u_probability"] = max(float(level.get("u_probability") or 0.0), U_FLOOR)
+    return model
+
+
+def model_versions() -> list[int]:
+    return sorted(int(m.group(1)) for p in MODELS_DIR.glob("person-v*.json") if (m := _VERSION.match(p.name)))
+
+
+def latest_model() -> tuple[str, dict[str, Any]]:
+    """(version label, settings dict) of the newest committed model."""
+    versions = model_versions()
+    if not versions:
+        raise FileNotFoundError(f"no trained model in {MODELS_DIR}; run hub matching train")
+    path = MODELS_DIR / f"person-v{versions[-1]}.json"
+    return f"person-v{versions[-1]}", json.loads(path.read_text("utf-8"))
+
+
+def save_model(model: dict[str, Any]) -> Path:
+    """Write the next version of the model file and return its path."""
+    MODELS_DIR.mkdir(exist_ok=True)
+    path = MODELS_DIR / f"person-v{(model_versions() or [0])[-1] + 1}.json"
+    path.write_text(json.dumps(model, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+    return path
+
+
+def score(
+    model: dict[str, Any], new: list[dict[str, Any]], existing: list[dict[str, Any]], threshold_weight: float
+) -> list[dict[str, Any]]:
+    """Pairs (new × existing and new × new) above ``threshold_weight`` with their per-comparison weights."""
+    if not new:
+        return []
+    db = DuckDBAPI()
+    new_df = db.register(new, table_name="new_records")
+    linker = Linker(new_df, model, log_level="WARNING")
+    pairs = linker.inference.predict_within(
+        new_df, threshold_match_weight=threshold_weight, warning_mode="never"
+    )
+    rows = pairs.as_record_list()
+    if existing:
+        old_df = db.register(existing, table_name="existing_records")
+        between = linker.inference.predict_between(
+            old_df, new_df, threshold_match_weight=threshold_weight, warning_mode="never"
+        )
+        rows += between.as_record_list()
+    return rows

@@ -1,0 +1,431 @@
+"""Reconcile person records: rules, scores, family support, clusters, persistent ids, links, golden persons.
+
+Only new and changed records are compared — against each other and against the features of every record
+already in the registry (``match_person``): Splink's ``predict_within`` and ``predict_between``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from matching import store
+from matching.cluster import Edge, UnionFind, cluster
+from matching.config import MatchingConfig
+from matching.features import person_features
+from matching.model import score
+from matching.rules import rule_edges
+from matching.store import Conn, StagedRow, record_key, split_key
+from matching.survivorship import golden_person, load_policy
+from schemas import Person
+
+
+@dataclass
+class PersonStats:
+    """Counts of the person step (no personal data)."""
+
+    records: int = 0
+    deleted: int = 0
+    rule_links: int = 0
+    auto_links: int = 0
+    family_supported: int = 0
+    review_items: int = 0
+    new_persons: int = 0
+    merges: int = 0
+    refused_by_steward: int = 0
+    golden_updated: int = 0
+    conflicts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def reconcile_persons(
+    conn: Conn,
+    rows: list[StagedRow],
+    households: dict[str, set[str]],
+    model: dict[str, Any],
+    model_version: str,
+    cfg: MatchingConfig,
+    run_id: int,
+) -> PersonStats:
+    """Link pending person ``rows`` into the registry; ``households``: record key → household keys."""
+    stats = PersonStats(records=len(rows))
+    alive = [r for r in rows if not r.deleted]
+    _forget_deleted([r for r in rows if r.deleted], conn, run_id, stats)
+    features = {r.key: person_features(r.key, r.source, Person.model_validate(r.canonical)) for r in alive}
+    existing_rows, existing_ids = store.existing_features(conn)
+    others = [f for f in existing_rows if f["unique_id"] not in features]
+    new = list(features.values())
+    edges = rule_edges(new, others, cfg.max_records_per_identifier)
+    stats.rule_links = len(edges)
+    auto, review = _scored_edges(model, new, others, cfg)
+    stats.auto_links = len(auto)
+    supported, review = _family_support(edges + auto, review, existing_ids, households, cfg)
+    stats.family_supported = len(supported)
+    never, forced = store.steward_decisions(conn)
+    forced_edges = [
+        Edge(key, _any_record_of(rid, existing_ids), "steward_link")
+        for key, rid in forced
+        if key in features and _any_record_of(rid, existing_ids)
+    ]
+    result = cluster(
+        existing_ids,
+        [k for k in features if k not in existing_ids],
+        edges + auto + supported + forced_edges,
+        never,
+    )
+    stats.refused_by_steward = len(result.refused)
+    assignment = _allocate(conn, result.assignment, run_id, stats)
+    _apply_merges(conn, result.merges, run_id, stats)
+    explanations = _explain(edges + auto + supported + forced_edges, model_version)
+    _write_links(
+        conn,
+        rows=alive,
+        features=features,
+        assignment=assignment,
+        existing=existing_ids,
+        explanations=explanations,
+        households=households,
+        run_id=run_id,
+    )
+    stats.review_items = _queue_reviews(conn, review, assignment, model_version, run_id)
+    affected = {assignment[k] for k in features} | {s for _, s in result.merges}
+    affected |= {assignment[k] for k, rid in existing_ids.items() if assignment.get(k) != rid}
+    stats.golden_updated, stats.conflicts = refresh_golden(conn, sorted(a for a in affected if a), run_id)
+    return stats
+
+
+def _forget_deleted(rows: list[StagedRow], conn: Conn, run_id: int, stats: PersonStats) -> None:
+    keys = [(r.source, r.source_record_id) for r in rows]
+    if not keys:
+        return
+    store.close_links(conn, "person", keys)
+    store.forget_features(conn, keys)
+    stats.deleted = len(keys)
+
+
+def _scored_edges(
+    model: dict[str, Any], new: list[dict[str, Any]], others: list[dict[str, Any]], cfg: MatchingConfig
+) -> tuple[list[Edge], list[Edge]]:
+    auto: list[Edge] = []
+    review: list[Edge] = []
+    for pair in score(model, new, others, cfg.review_weight):
+        left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
+        weight = float(pair["match_weight"])
+        detail = {
+            k[3:]: round(math.log2(v), 2)
+            for k, v in pair.items()
+            if k.startswith("bf_") and isinstance(v, int | float) and v > 0
+        }
+        explanation = {
+            "match_weight": round(weight, 2),
+            "comparisons": detail,
+            "birth_date_level": _level_label(model, "birth_date", pair.get("gamma_birth_date")),
+        }
+        edge = Edge(left, right, "auto" if weight >= cfg.auto_link_weight else "review", weight, explanation)
+        (auto if edge.decision == "auto" else review).append(edge)
+    return auto, review
+
+
+def _level_label(model: dict[str, Any], comparison: str, gamma: Any) -> str | None:
+    """The chart label of comparison level ``gamma`` (None for the null level or when unknown)."""
+    if gamma is None or int(gamma) < 0:
+        return None
+    for comp in model["comparisons"]:
+        if comp.get("output_column_name") == comparison:
+            levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+            index = len(levels) - 1 - int(gamma)  # Splink numbers levels from the else level (0) up
+            return str(levels[index].get("label_for_charts")) if 0 <= index < len(levels) else None
+    return None
+
+
+def _family_support(
+    strong: list[Edge],
+    review: list[Edge],
+    existing: dict[str, str],
+    households: dict[str, set[str]],
+    cfg: MatchingConfig,
+) -> tuple[list[Edge], list[Edge]]:
+    """Review pairs whose households already share a linked member become links of their own."""
+    uf = UnionFind()
+    for key, registry_id in existing.items():
+        uf.add(key)
+        uf.add(f"id:{registry_id}")
+        uf.union(key, f"id:{registry_id}")
+    for edge in strong:
+        uf.add(edge.left)
+        uf.add(edge.right)
+        uf.union(edge.left, edge.right)
+    members: dict[str, set[str]] = defaultdict(set)
+    for key, hhs in households.items():
+        for hh in hhs:
+            members[hh].add(key)
+    supported, remaining = [], []
+    for edge in review:
+        # Siblings share a household by definition: support needs the birth dates to agree as well.
+        dates_agree = edge.explanation.get("birth_date_level") in ("exact", "day and month swapped", None)
+        if (
+            (edge.weight or 0) >= cfg.family_support_weight
+            and dates_agree
+            and _households_agree(edge, households, members, uf)
+        ):
+            explanation = {**edge.explanation, "family_support": True}
+            supported.append(Edge(edge.left, edge.right, "family_supported", edge.weight, explanation))
+        else:
+            remaining.append(edge)
+    return supported, remaining
+
+
+def _households_agree(
+    edge: Edge, households: dict[str, set[str]], members: dict[str, set[str]], uf: UnionFind
+) -> bool:
+    left = {m for hh in households.get(edge.left, ()) for m in members[hh]} - {edge.left}
+    right = {m for hh in households.get(edge.right, ()) for m in members[hh]} - {edge.right}
+    roots = {uf.find(m) for m in left if m in uf.parent}
+    return any(uf.find(m) in roots for m in right if m in uf.parent)
+
+
+def _any_record_of(registry_id: str, existing: dict[str, str]) -> str:
+    return next((k for k, rid in existing.items() if rid == registry_id), "")
+
+
+def _allocate(conn: Conn, assignment: dict[str, str], run_id: int, stats: PersonStats) -> dict[str, str]:
+    """Give each ``new:N`` cluster a fresh persistent registry id (in label order: deterministic)."""
+    labels = sorted({rid for rid in assignment.values() if rid.startswith("new:")}, key=lambda s: int(s[4:]))
+    fresh = dict(zip(labels, store.allocate_ids(conn, "registry_person", len(labels), run_id), strict=True))
+    stats.new_persons = len(labels)
+    store.events(
+        conn,
+        [
+            ("person", rid, "created", None, None, None, "reconcile: no matching person")
+            for rid in fresh.values()
+        ],
+        run_id,
+    )
+    return {key: fresh.get(rid, rid) for key, rid in assignment.items()}
+
+
+def _apply_merges(conn: Conn, merges: list[tuple[str, str]], run_id: int, stats: PersonStats) -> None:
+    for replaced, survivor in merges:
+        store.tombstone(conn, "registry_person", replaced, survivor)
+    store.events(
+        conn,
+        [("person", r, "merged_into", s, None, None, "reconcile: records linked") for r, s in merges]
+        + [("person", s, "absorbed", r, None, None, "reconcile: records linked") for r, s in merges],
+        run_id,
+    )
+    stats.merges = len(merges)
+
+
+def _explain(edges: list[Edge], model_version: str) -> dict[str, tuple[str, float | None, dict[str, Any]]]:
+    """Record key → (decision, score, explanation) of the strongest edge touching it."""
+    order = {"steward_link": 0, "rule": 1, "auto": 2, "family_supported": 3}
+    best: dict[str, Edge] = {}
+    for edge in edges:
+        for key in (edge.left, edge.right):
+            current = best.get(key)
+            if current is None or (order[edge.decision], -(edge.weight or 0)) < (
+                order[current.decision],
+                -(current.weight or 0),
+            ):
+                best[key] = edge
+    return {
+        k: (
+            e.decision,
+            e.weight,
+            {
+                **e.explanation,
+                "model_version": model_version,
+                "linked_with": e.right if e.left == k else e.left,
+            },
+        )
+        for k, e in best.items()
+    }
+
+
+def _write_links(
+    conn: Conn,
+    *,
+    rows: list[StagedRow],
+    features: dict[str, dict[str, Any]],
+    assignment: dict[str, str],
+    existing: dict[str, str],
+    explanations: dict[str, tuple[str, float | None, dict[str, Any]]],
+    households: dict[str, set[str]],
+    run_id: int,
+) -> None:
+    links = []
+    for row in rows:
+        decision, weight, explanation = explanations.get(row.key, ("new_entity", None, {}))
+        if row.key in existing and existing[row.key] == assignment[row.key] and decision == "new_entity":
+            decision = "auto"  # a changed record that stays where it was
+        links.append(
+            {
+                "source": row.source,
+                "source_record_id": row.source_record_id,
+                "registry_id": assignment[row.key],
+                "decision": "auto" if decision == "family_supported" else decision,
+                "score": weight,
+                "explanation": explanation,
+                "model_version": explanation.get("model_version"),
+            }
+        )
+    moved = [k for k, rid in existing.items() if assignment.get(k) not in (None, rid) and k not in features]
+    for key in moved:
+        source, sid = split_key(key)
+        links.append(
+            {
+                "source": source,
+                "source_record_id": sid,
+                "registry_id": assignment[key],
+                "decision": "auto",
+                "explanation": {"moved_by_merge": True},
+            }
+        )
+    store.set_links(conn, "person", links, run_id)
+    store.save_features(
+        conn, [(r, features[r.key], assignment[r.key], _household(households, r.key)) for r in rows], run_id
+    )
+    if moved:
+        with conn.cursor() as cur:
+            cur.execute(
+                """UPDATE match_person m SET registry_id = v.rid
+                           FROM unnest(%s::text[], %s::text[], %s::text[]) AS v (s, i, rid)
+                           WHERE m.source_code = v.s AND m.source_record_id = v.i""",
+                (
+                    [split_key(k)[0] for k in moved],
+                    [split_key(k)[1] for k in moved],
+                    [assignment[k] for k in moved],
+                ),
+            )
+
+
+def _household(households: dict[str, set[str]], key: str) -> str | None:
+    hhs = sorted(households.get(key, ()))
+    return hhs[0] if hhs else None
+
+
+def _queue_reviews(
+    conn: Conn, review: list[Edge], assignment: dict[str, str], model_version: str, run_id: int
+) -> int:
+    rows = []
+    for edge in review:
+        left, right = assignment.get(edge.left), assignment.get(edge.right)
+        if left is None or right is None or left == right:
+            continue
+        source, sid = split_key(edge.left)
+        rows.append(
+            {
+                "source": source,
+                "source_record_id": sid,
+                "candidate_id": right,
+                "score": edge.weight,
+                "explanation": edge.explanation,
+                "model_version": model_version,
+            }
+        )
+    return store.open_reviews(conn, rows, run_id)
+
+
+GOLDEN_SQL = """
+SELECT m.registry_id, m.source_code, m.staged_id, s.staged_at::text, s.canonical
+FROM match_person m JOIN staged_record s ON s.staged_id = m.staged_id
+WHERE m.registry_id = ANY(%s)
+"""
+
+
+def person_values(canonical: dict[str, Any]) -> dict[str, Any]:
+    """The attributes survivorship chooses among, from one canonical person."""
+    idents = {i["kind"]: i["value"] for i in canonical.get("identifiers", []) if i["kind"] != "local"}
+    address = next(iter(canonical.get("addresses") or []), None)
+    phone = next((c["value"] for c in canonical.get("contacts") or [] if c["kind"] == "phone"), None)
+    return {
+        "family_name": canonical.get("family_name"),
+        "given_name": canonical.get("given_name"),
+        "patronymic": canonical.get("patronymic"),
+        "birth_date": canonical.get("birth_date"),
+        "sex": canonical.get("sex"),
+        "snils": idents.get("snils"),
+        "oms_policy": idents.get("oms_policy"),
+        "birth_certificate": idents.get("birth_certificate"),
+        "passport_rf": idents.get("passport_rf"),
+        "address": address,
+        "phone": phone,
+    }
+
+
+def refresh_golden(conn: Conn, registry_ids: list[str], run_id: int) -> tuple[int, int]:
+    """Recompute the golden record, its lineage and conflicts for ``registry_ids``; (updated, conflicts)."""
+    if not registry_ids:
+        return 0, 0
+    policy = load_policy()
+    with conn.cursor() as cur:
+        cur.execute(GOLDEN_SQL, (registry_ids,))
+        by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rid, source, staged_id, staged_at, canonical in cur.fetchall():
+            by_id[rid].append(
+                {
+                    "source": source,
+                    "staged_id": staged_id,
+                    "staged_at": staged_at,
+                    "values": person_values(canonical),
+                }
+            )
+    conflicts = 0
+    for rid, records in by_id.items():
+        choices = golden_person(records, policy)
+        golden = {attr: c.value for attr, c in choices.items()}
+        golden["sources"] = sorted({r["source"] for r in records})
+        _save_golden(conn, rid, golden, choices, run_id)
+        conflicts += sum(1 for c in choices.values() if c.conflict)
+    return len(by_id), conflicts
+
+
+def _save_golden(conn: Conn, rid: str, golden: dict[str, Any], choices: dict[str, Any], run_id: int) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE registry_person SET golden = %s, updated_at = now() WHERE registry_id = %s",
+            (json.dumps(golden, ensure_ascii=False, default=str), rid),
+        )
+        cur.execute(
+            """UPDATE attribute_lineage SET valid_to = now()
+                       WHERE entity_kind = 'person' AND entity_id = %s AND valid_to IS NULL""",
+            (rid,),
+        )
+        for attr, choice in choices.items():
+            digest = hashlib.sha256(
+                json.dumps(choice.value, sort_keys=True, default=str).encode()
+            ).hexdigest()
+            cur.execute(
+                """INSERT INTO attribute_lineage (entity_kind, entity_id, attribute, value_sha256,
+                               staged_id, rule, run_id) VALUES ('person', %s, %s, %s, %s, %s, %s)""",
+                (rid, attr, digest, choice.staged_id, choice.rule, run_id),
+            )
+            if choice.conflict:
+                cur.execute(
+                    """INSERT INTO survivorship_conflict (entity_kind, entity_id, attribute, chosen,
+                                   candidates, run_id) VALUES ('person', %s, %s, %s, %s, %s)
+                               ON CONFLICT (entity_kind, entity_id, attribute) DO UPDATE
+                               SET chosen = EXCLUDED.chosen, candidates = EXCLUDED.candidates,
+                                   run_id = EXCLUDED.run_id""",
+                    (
+                        rid,
+                        attr,
+                        json.dumps(choice.value, ensure_ascii=False, default=str),
+                        json.dumps(choice.conflict, ensure_ascii=False, default=str),
+                        run_id,
+                    ),
+                )
+            else:
+                cur.execute(
+                    "DELETE FROM survivorship_conflict WHERE entity_kind = 'person' AND entity_id = %s "
+                    "AND attribute = %s",
+                    (rid, attr),
+                )
+
+
+def record_keys(source: str, sids: list[str]) -> list[str]:
+    return [record_key(source, s) for s in sids]

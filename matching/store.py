@@ -1,0 +1,270 @@
+"""Registry reads and writes for reconciliation (persons, links, features, reviews, events)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2.extensions
+from psycopg2.extras import execute_values
+
+Conn = psycopg2.extensions.connection
+
+
+@dataclass
+class StagedRow:
+    """A current staged record waiting for reconcile."""
+
+    staged_id: int
+    source: str
+    kind: str
+    source_record_id: str
+    canonical: dict[str, Any]
+    deleted: bool
+    staged_at: str
+
+    @property
+    def key(self) -> str:
+        return record_key(self.source, self.source_record_id)
+
+
+def record_key(source: str, source_record_id: str) -> str:
+    """The key of a source record inside matching (unique across sources)."""
+    return f"{source}|{source_record_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    source, _, sid = key.partition("|")
+    return source, sid
+
+
+def pending(conn: Conn, kinds: Iterable[str] | None = None) -> list[StagedRow]:
+    """Current staged records not yet reconciled (new, changed or deleted since the last run)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT staged_id, source_code, record_kind, source_record_id, canonical,
+                      deleted_at IS NOT NULL,
+                      staged_at::text
+               FROM staged_record
+               WHERE superseded_by IS NULL AND reconciled_run_id IS NULL
+                 AND (%s::text[] IS NULL OR record_kind = ANY(%s::text[]))
+               ORDER BY staged_id""",
+            (list(kinds) if kinds else None, list(kinds) if kinds else None),
+        )
+        return [StagedRow(*row) for row in cur.fetchall()]
+
+
+def current_records(conn: Conn, kinds: Iterable[str]) -> list[StagedRow]:
+    """Every current, not deleted staged record of ``kinds`` (memberships and households for families)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT staged_id, source_code, record_kind, source_record_id, canonical, false, staged_at::text
+               FROM staged_record WHERE superseded_by IS NULL AND deleted_at IS NULL
+                 AND record_kind = ANY(%s::text[])""",
+            (list(kinds),),
+        )
+        return [StagedRow(*row) for row in cur.fetchall()]
+
+
+def mark_reconciled(conn: Conn, staged_ids: list[int], run_id: int) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE staged_record SET reconciled_run_id = %s WHERE staged_id = ANY(%s)", (run_id, staged_ids)
+        )
+
+
+def existing_features(conn: Conn) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """(feature rows of reconciled person records, record key → registry id)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT source_code, source_record_id, registry_id, features FROM match_person")
+        rows = cur.fetchall()
+    feats, ids = [], {}
+    for source, sid, registry_id, features in rows:
+        key = record_key(source, sid)
+        feats.append({**features, "unique_id": key, "source": source})
+        ids[key] = registry_id
+    return feats, ids
+
+
+def save_features(
+    conn: Conn, rows: list[tuple[StagedRow, dict[str, Any], str, str | None]], run_id: int
+) -> None:
+    """Upsert (record, features, registry id, household) into ``match_person``."""
+    values = [
+        (
+            r.source,
+            r.source_record_id,
+            r.staged_id,
+            rid,
+            hh,
+            json.dumps({k: v for k, v in f.items() if k not in ("unique_id", "source")}),
+            run_id,
+        )
+        for r, f, rid, hh in rows
+    ]
+    with conn.cursor() as cur:
+        execute_values(
+            cur,
+            """INSERT INTO match_person (source_code, source_record_id, staged_id, registry_id, household,
+                                         features, updated_run_id) VALUES %s
+               ON CONFLICT (source_code, source_record_id) DO UPDATE SET staged_id = EXCLUDED.staged_id,
+                   registry_id = EXCLUDED.registry_id, household = EXCLUDED.household,
+                   features = EXCLUDED.features, updated_run_id = EXCLUDED.updated_run_id""",
+            values,
+            page_size=1000,
+        )
+
+
+def forget_features(conn: Conn, keys: list[tuple[str, str]]) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            """DELETE FROM match_person m USING unnest(%s::text[], %s::text[]) AS k (s, i)
+                       WHERE m.source_code = k.s AND m.source_record_id = k.i""",
+            ([s for s, _ in keys], [i for _, i in keys]),
+        )
+
+
+def allocate_ids(conn: Conn, table: str, n: int, run_id: int) -> list[str]:
+    """``n`` new persistent registry ids from ``registry_person`` or ``registry_family``."""
+    if n == 0:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (created_run_id) SELECT %s FROM generate_series(1, %s) "
+            "RETURNING registry_id",
+            (run_id, n),
+        )
+        return sorted(str(r[0]) for r in cur.fetchall())
+
+
+def set_links(conn: Conn, kind: str, links: list[dict[str, Any]], run_id: int) -> None:
+    """Point each source record at its registry entity: close a different current link, open a new one."""
+    if not links:
+        return
+    column = "person_id" if kind == "person" else "family_id"
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""UPDATE entity_link l SET valid_to = now()
+                FROM unnest(%s::text[], %s::text[], %s::text[]) AS k (s, i, rid)
+                WHERE l.source_code = k.s AND l.source_record_id = k.i AND l.record_kind = %s
+                  AND l.valid_to IS NULL AND l.{column} <> k.rid""",
+            (
+                [x["source"] for x in links],
+                [x["source_record_id"] for x in links],
+                [x["registry_id"] for x in links],
+                kind,
+            ),
+        )
+        execute_values(
+            cur,
+            f"""INSERT INTO entity_link (source_code, record_kind, source_record_id, {column}, decision,
+                                         score,
+                                         explanation, model_version, run_id)
+                SELECT v.s, v.k, v.i, v.rid, v.d, v.score::double precision, v.e::jsonb, v.m, v.r::bigint
+                FROM (VALUES %s) AS v (s, k, i, rid, d, score, e, m, r)
+                WHERE NOT EXISTS (SELECT 1 FROM entity_link l
+                                  WHERE l.source_code = v.s AND l.record_kind = v.k
+                                  AND l.source_record_id = v.i AND l.valid_to IS NULL)""",
+            [
+                (
+                    x["source"],
+                    kind,
+                    x["source_record_id"],
+                    x["registry_id"],
+                    x["decision"],
+                    x.get("score"),
+                    json.dumps(x.get("explanation") or {}),
+                    x.get("model_version"),
+                    run_id,
+                )
+                for x in links
+            ],
+            page_size=1000,
+        )
+
+
+def close_links(conn: Conn, kind: str, keys: list[tuple[str, str]]) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE entity_link l SET valid_to = now()
+                       FROM unnest(%s::text[], %s::text[]) AS k (s, i)
+                       WHERE l.source_code = k.s AND l.source_record_id = k.i AND l.record_kind = %s
+                         AND l.valid_to IS NULL""",
+            ([s for s, _ in keys], [i for _, i in keys], kind),
+        )
+
+
+def tombstone(conn: Conn, table: str, replaced: str, survivor: str) -> None:
+    """Mark ``replaced`` as merged into ``survivor`` (its id is never reused)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"UPDATE {table} SET status = 'replaced', replaced_by = %s, updated_at = now() "
+            "WHERE registry_id = %s",
+            (survivor, replaced),
+        )
+        cur.execute(f"UPDATE {table} SET replaced_by = %s WHERE replaced_by = %s", (survivor, replaced))
+
+
+def events(
+    conn: Conn, rows: Sequence[tuple[str, str, str, str | None, str | None, str | None, str]], run_id: int
+) -> None:
+    """Append entity events (kind, id, event, other id, source, source record id, cause)."""
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        execute_values(
+            cur,
+            """INSERT INTO entity_event (entity_kind, entity_id, event, other_id, source_code,
+                                                          source_record_id, cause, run_id) VALUES %s""",
+            [(*r, run_id) for r in rows],
+            page_size=1000,
+        )
+
+
+def steward_decisions(
+    conn: Conn, entity_kind: str = "person"
+) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
+    """(never_link pairs, link pairs) as (record key, registry id), latest decision per pair winning."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT DISTINCT ON (source_code, source_record_id, registry_id) kind, source_code,
+                      source_record_id, registry_id
+               FROM steward_decision WHERE entity_kind = %s AND kind IN ('link', 'never_link')
+               ORDER BY source_code, source_record_id, registry_id, decision_id DESC""",
+            (entity_kind,),
+        )
+        never: set[tuple[str, str]] = set()
+        link: list[tuple[str, str]] = []
+        for kind, source, sid, registry_id in cur.fetchall():
+            (never.add if kind == "never_link" else link.append)((record_key(source, sid), registry_id))
+    return never, link
+
+
+def open_reviews(conn: Conn, rows: list[dict[str, Any]], run_id: int) -> int:
+    """Queue uncertain pairs for stewards (once per record and candidate while open)."""
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        execute_values(
+            cur,
+            """INSERT INTO review_item (entity_kind, source_code, source_record_id, candidate_id, score,
+                                        explanation, model_version, created_run_id) VALUES %s
+               ON CONFLICT (entity_kind, source_code, source_record_id, candidate_id) WHERE status = 'open'
+               DO NOTHING""",
+            [
+                (
+                    "person",
+                    r["source"],
+                    r["source_record_id"],
+                    r["candidate_id"],
+                    r["score"],
+                    json.dumps(r["explanation"]),
+                    r["model_version"],
+                    run_id,
+                )
+                for r in rows
+            ],
+        )
+        return int(cur.rowcount)
