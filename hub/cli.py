@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hub.commands import db, demo, mapping_cmd, pull_cmd, sandbox_cmd, schemas_cmd, validate
+from hub.commands import db, demo, mapping_cmd, pull_cmd, registry_cmd, sandbox_cmd, schemas_cmd, validate
 from registry.errors import RegistryError
 
 
@@ -41,6 +41,10 @@ main.add_command(mapping_cmd.mapping)
 main.add_command(pull_cmd.pull)
 main.add_command(pull_cmd.quarantine)
 main.add_command(pull_cmd.push_cmd)
+main.add_command(registry_cmd.reconcile)
+main.add_command(registry_cmd.matching)
+main.add_command(registry_cmd.review)
+main.add_command(registry_cmd.registry)
 main.add_command(sandbox_cmd.sandbox)
 main.add_command(demo.demo)
 main.add_command(demo.airflow)

@@ -1,0 +1,169 @@
+"""``hub reconcile``, ``hub matching train``, ``hub review …`` and ``hub registry unmerge``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hub.output import emit, json_option
+
+
+@click.command()
+@json_option
+def reconcile(as_json: bool) -> None:
+    """Match tonight's new and changed records into the registry (incremental)."""
+    from matching.reconcile import reconcile as run
+
+    emit(run(), as_json, _reconcile_text)
+
+
+def _reconcile_text(s: dict[str, Any]) -> str:
+    p, f, c = s["persons"], s["families"], s["care"]
+    return (
+        f"run {s['run_id']} ({s['model_version']}) in {s['seconds']}s: {p['records']} person records → "
+        f"{p['new_persons']} new persons, {p['rule_links']} rule links, {p['auto_links']} auto links, "
+        f"{p['family_supported']} family-supported, {p['review_items']} for review, {p['merges']} merges; "
+        f"{f['families']} families ({f['new_families']} new); {c['cases']} cases, {c['services']} services"
+    )
+
+
+@click.group()
+def matching() -> None:
+    """The probabilistic person model."""
+
+
+@matching.command()
+@click.option("--max-pairs", type=float, default=2e6, show_default=True, help="Random pairs for u.")
+@json_option
+def train(max_pairs: float, as_json: bool) -> None:
+    """Train the model on the staged persons and write matching/models/person-vN.json (commit it)."""
+    from matching.training import train_and_save
+
+    path, used = train_and_save(max_pairs=max_pairs)
+    emit(
+        {"model": str(path), "records": used},
+        as_json,
+        lambda d: f"wrote {d['model']} ({d['records']} records)",
+    )
+
+
+@click.group()
+def review() -> None:
+    """Uncertain matches waiting for a data steward."""
+
+
+@review.command("list")
+@click.option(
+    "--status", type=click.Choice(["open", "accepted", "rejected"]), default="open", show_default=True
+)
+@click.option("--limit", type=int, default=50, show_default=True)
+@json_option
+def review_list(status: str, limit: int, as_json: bool) -> None:
+    """Review items, strongest first."""
+    from matching.steward import list_reviews
+    from registry.db import connect
+
+    with connect() as conn:
+        rows = list_reviews(conn, status, limit)
+    emit(
+        rows,
+        as_json,
+        lambda rs: (
+            "\n".join(
+                f"{r['review_id']:>6}  {r['source']}:{r['source_record_id']}  now {r['current_id']}  "
+                f"candidate {r['candidate_id']}  weight {r['score']}"
+                for r in rs
+            )
+            or f"no {status} review items"
+        ),
+    )
+
+
+@review.command("show")
+@click.argument("review_id", type=int)
+@json_option
+def review_show(review_id: int, as_json: bool) -> None:
+    """The record and the candidate side by side, with the weight of each comparison (audited)."""
+    from matching.steward import show_review
+    from registry.db import connect
+
+    with connect() as conn:
+        data = show_review(conn, review_id)
+    emit(data, as_json, _side_by_side)
+
+
+def _side_by_side(d: dict[str, Any]) -> str:
+    lines = [
+        f"review {d['review_id']} ({d['status']}), weight {d['score']:.2f}: "
+        f"{d['source']}:{d['source_record_id']} vs {d['candidate_id']}",
+        f"{'':<14}{'record':<40}{'candidate':<40}",
+    ]
+    for key in ("family_name", "given_name", "patronymic", "birth_date", "sex"):
+        lines.append(
+            f"{key:<14}{d['record'].get(key, '')!s:<40}{(d['candidate'] or {}).get(key, '')!s:<40}"
+        )
+    lines += [f"  {name:<14} {weight:+.2f}" for name, weight in sorted(d["comparisons"].items())]
+    return "\n".join(lines)
+
+
+def _decide(review_id: int, accept: bool, as_json: bool) -> None:
+    from matching.steward import StewardError, decide_review
+    from registry.db import connect
+
+    try:
+        with connect() as conn:
+            result = decide_review(conn, review_id, accept)
+    except StewardError as exc:
+        raise click.ClickException(str(exc)) from exc
+    emit(
+        result, as_json, lambda r: f"review {r['review_id']} {r['decision']} (candidate {r['candidate_id']})"
+    )
+
+
+@review.command("accept")
+@click.argument("review_id", type=int)
+@json_option
+def review_accept(review_id: int, as_json: bool) -> None:
+    """Link the record to the candidate person (kept by every later run)."""
+    _decide(review_id, True, as_json)
+
+
+@review.command("reject")
+@click.argument("review_id", type=int)
+@json_option
+def review_reject(review_id: int, as_json: bool) -> None:
+    """Never link the record to the candidate person (kept by every later run)."""
+    _decide(review_id, False, as_json)
+
+
+@click.group()
+def registry() -> None:
+    """The shared registry of persons and families."""
+
+
+@registry.command()
+@click.argument("registry_id")
+@click.argument("source_record", metavar="SOURCE:RECORD_ID")
+@json_option
+def unmerge(registry_id: str, source_record: str, as_json: bool) -> None:
+    """Take SOURCE:RECORD_ID out of REGISTRY_ID into a new person, and never link them again."""
+    from matching.steward import StewardError
+    from matching.steward import unmerge as run
+    from registry.db import connect
+
+    source, _, sid = source_record.partition(":")
+    if not sid:
+        raise click.UsageError("SOURCE_RECORD is SOURCE:RECORD_ID, e.g. ngo:12345")
+    try:
+        with connect() as conn:
+            result = run(conn, registry_id, source, sid)
+    except StewardError as exc:
+        raise click.ClickException(str(exc)) from exc
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            f"{r['source']}:{r['source_record_id']} moved from {r['registry_id']} to new person {r['new_id']}"
+        ),
+    )
