@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg2.extras import execute_values
+
 from matching.store import Conn, StagedRow, record_key
 
 _TABLES = {
@@ -49,22 +51,31 @@ class _Resolver:
 
 
 def reconcile_care(conn: Conn, rows: list[StagedRow]) -> CareStats:
-    """Upsert or delete the pending care records."""
+    """Upsert or delete the pending care records (batched: cases first, since services cite them)."""
     stats = CareStats()
     resolve = _Resolver(conn)
-    for row in sorted(rows, key=lambda r: (r.kind != "case", r.staged_id)):  # cases first: services cite them
-        if row.deleted:
-            _delete(conn, row)
-            stats.deleted += 1
-            continue
-        done = {"case": _case, "service": _service, "disability": _status, "consent": _consent}[row.kind](
-            conn, row, resolve
-        )
-        if not done:
-            stats.unresolved += 1
-            continue
-        field = {"case": "cases", "service": "services", "disability": "statuses", "consent": "consents"}
-        setattr(stats, field[row.kind], getattr(stats, field[row.kind]) + 1)
+    for row in (r for r in rows if r.deleted):
+        _delete(conn, row)
+        stats.deleted += 1
+    alive = [r for r in rows if not r.deleted]
+    for kind, builder in (
+        ("case", _case_row),
+        ("service", _service_row),
+        ("disability", _status_row),
+        ("consent", _consent_row),
+    ):
+        values = []
+        for row in (r for r in alive if r.kind == kind):
+            built = builder(row, resolve)
+            if built is None:
+                stats.unresolved += 1
+            else:
+                values.append(built)
+        _upsert(conn, kind, values, resolve)
+        field = {"case": "cases", "service": "services", "disability": "statuses", "consent": "consents"}[
+            kind
+        ]
+        setattr(stats, field, len(values))
     return stats
 
 
@@ -76,131 +87,150 @@ def _delete(conn: Conn, row: StagedRow) -> None:
         )
 
 
-def _case(conn: Conn, row: StagedRow, resolve: _Resolver) -> bool:
+_COLUMNS = {
+    "case": (
+        "family_id",
+        "source_code",
+        "source_record_id",
+        "level",
+        "stage",
+        "curator",
+        "individual_programme",
+        "contract_date",
+        "opened_on",
+        "closed_on",
+        "closure_reason",
+    ),
+    "service": (
+        "source_code",
+        "source_record_id",
+        "person_id",
+        "family_id",
+        "case_id",
+        "kind",
+        "provider_agency",
+        "provider_org",
+        "started_on",
+        "ended_on",
+        "status",
+        "outcome",
+    ),
+    "disability": (
+        "person_id",
+        "source_code",
+        "source_record_id",
+        "kind",
+        "established_on",
+        "valid_until",
+        "basis",
+    ),
+    "consent": (
+        "person_id",
+        "source_code",
+        "source_record_id",
+        "receiving_agencies",
+        "purpose",
+        "valid_from",
+        "valid_to",
+        "withdrawn_on",
+    ),
+}
+_CASTS = {"curator": "::jsonb", "individual_programme": "::jsonb", "receiving_agencies": "::text[]"}
+
+
+def _upsert(conn: Conn, kind: str, values: list[tuple[Any, ...]], resolve: _Resolver) -> None:
+    if not values:
+        return
+    columns = _COLUMNS[kind]
+    updates = ", ".join(
+        f"{c} = EXCLUDED.{c}" for c in columns if c not in ("source_code", "source_record_id")
+    )
+    template = "(" + ", ".join(f"%s{_CASTS.get(c, '')}" for c in columns) + ")"
+    returning = " RETURNING source_code, source_record_id, case_id" if kind == "case" else ""
+    sql = (
+        f"INSERT INTO {_TABLES[kind]} ({', '.join(columns)}) VALUES %s "
+        f"ON CONFLICT (source_code, source_record_id) DO UPDATE SET {updates}{returning}"
+    )
+    with conn.cursor() as cur:
+        rows = execute_values(cur, sql, values, template=template, page_size=2000, fetch=bool(returning))
+    for source, sid, case_id in rows or []:
+        resolve.cases[record_key(source, sid)] = str(case_id)
+
+
+def _case_row(row: StagedRow, resolve: _Resolver) -> tuple[Any, ...] | None:
     c = row.canonical
     family = resolve.family(row.source, c["family_ref"])
     if family is None:
-        return False
-    with conn.cursor() as cur:
-        cur.execute(
-            """INSERT INTO accompaniment_case (family_id, source_code, source_record_id, level, stage,
-                   curator,
-                   individual_programme, contract_date, opened_on, closed_on, closure_reason)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (source_code, source_record_id) DO UPDATE SET family_id = EXCLUDED.family_id,
-                   level = EXCLUDED.level, stage = EXCLUDED.stage, curator = EXCLUDED.curator,
-                   individual_programme = EXCLUDED.individual_programme,
-                   contract_date = EXCLUDED.contract_date,
-                   opened_on = EXCLUDED.opened_on, closed_on = EXCLUDED.closed_on,
-                   closure_reason = EXCLUDED.closure_reason, updated_at = now()
-               RETURNING case_id""",
-            (
-                family,
-                row.source,
-                row.source_record_id,
-                c["level"],
-                c["stage"],
-                _json(c.get("curator")),
-                json.dumps(c.get("individual_programme", []), ensure_ascii=False),
-                c.get("contract_date"),
-                c["opened_on"],
-                c.get("closed_on"),
-                c.get("closure_reason"),
-            ),
-        )
-        result = cur.fetchone()
-    if result is not None:
-        resolve.cases[row.key] = str(result[0])
-    return True
-
-
-def _service(conn: Conn, row: StagedRow, resolve: _Resolver) -> bool:
-    s = row.canonical
-    person, family = (
-        resolve.person(row.source, s.get("person_ref")),
-        resolve.family(row.source, s.get("family_ref")),
+        return None
+    return (
+        family,
+        row.source,
+        row.source_record_id,
+        c["level"],
+        c["stage"],
+        _json(c.get("curator")),
+        json.dumps(c.get("individual_programme", []), ensure_ascii=False),
+        c.get("contract_date"),
+        c["opened_on"],
+        c.get("closed_on"),
+        c.get("closure_reason"),
     )
+
+
+def _service_row(row: StagedRow, resolve: _Resolver) -> tuple[Any, ...] | None:
+    s = row.canonical
+    person = resolve.person(row.source, s.get("person_ref"))
+    family = resolve.family(row.source, s.get("family_ref"))
     if person is None and family is None:
-        return False
+        return None
     case = resolve.cases.get(record_key(row.source, s["case_ref"])) if s.get("case_ref") else None
-    with conn.cursor() as cur:
-        cur.execute(
-            """INSERT INTO service (source_code, source_record_id, person_id, family_id, case_id, kind,
-                   provider_agency, provider_org, started_on, ended_on, status, outcome)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (source_code, source_record_id) DO UPDATE SET person_id = EXCLUDED.person_id,
-                   family_id = EXCLUDED.family_id, case_id = EXCLUDED.case_id, kind = EXCLUDED.kind,
-                   provider_agency = EXCLUDED.provider_agency, provider_org = EXCLUDED.provider_org,
-                   started_on = EXCLUDED.started_on, ended_on = EXCLUDED.ended_on, status = EXCLUDED.status,
-                   outcome = EXCLUDED.outcome""",
-            (
-                row.source,
-                row.source_record_id,
-                person,
-                family,
-                case,
-                s["kind"],
-                s["provider_agency"],
-                s.get("provider_org"),
-                s["started_on"],
-                s.get("ended_on"),
-                s["status"],
-                s.get("outcome"),
-            ),
-        )
-    return True
+    return (
+        row.source,
+        row.source_record_id,
+        person,
+        family,
+        case,
+        s["kind"],
+        s["provider_agency"],
+        s.get("provider_org"),
+        s["started_on"],
+        s.get("ended_on"),
+        s["status"],
+        s.get("outcome"),
+    )
 
 
-def _status(conn: Conn, row: StagedRow, resolve: _Resolver) -> bool:
+def _status_row(row: StagedRow, resolve: _Resolver) -> tuple[Any, ...] | None:
     d = row.canonical
     person = resolve.person(row.source, d["person_ref"])
     if person is None:
-        return False
-    with conn.cursor() as cur:
-        cur.execute(
-            """INSERT INTO health_status (person_id, source_code, source_record_id, kind, established_on,
-                   valid_until, basis) VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (source_code, source_record_id) DO UPDATE SET person_id = EXCLUDED.person_id,
-                   kind = EXCLUDED.kind, established_on = EXCLUDED.established_on,
-                   valid_until = EXCLUDED.valid_until, basis = EXCLUDED.basis""",
-            (
-                person,
-                row.source,
-                row.source_record_id,
-                d["kind"],
-                d.get("established_on"),
-                d.get("valid_until"),
-                d.get("basis"),
-            ),
-        )
-    return True
+        return None
+    return (
+        person,
+        row.source,
+        row.source_record_id,
+        d["kind"],
+        d.get("established_on"),
+        d.get("valid_until"),
+        d.get("basis"),
+    )
 
 
-def _consent(conn: Conn, row: StagedRow, resolve: _Resolver) -> bool:
+def _consent_row(row: StagedRow, resolve: _Resolver) -> tuple[Any, ...] | None:
     c = row.canonical
     person = resolve.person(row.source, c["person_ref"])
     if person is None:
-        return False
-    with conn.cursor() as cur:
-        cur.execute(
-            """INSERT INTO consent (person_id, source_code, source_record_id, receiving_agencies, purpose,
-                   valid_from, valid_to, withdrawn_on) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (source_code, source_record_id) DO UPDATE SET person_id = EXCLUDED.person_id,
-                   receiving_agencies = EXCLUDED.receiving_agencies, purpose = EXCLUDED.purpose,
-                   valid_from = EXCLUDED.valid_from, valid_to = EXCLUDED.valid_to,
-                   withdrawn_on = EXCLUDED.withdrawn_on""",
-            (
-                person,
-                row.source,
-                row.source_record_id,
-                c["receiving_agencies"],
-                c["purpose"],
-                c["valid_from"],
-                c.get("valid_to"),
-                c.get("withdrawn_on"),
-            ),
-        )
-    return True
+        return None
+    return (
+        person,
+        row.source,
+        row.source_record_id,
+        c["receiving_agencies"],
+        c["purpose"],
+        c["valid_from"],
+        c.get("valid_to"),
+        c.get("withdrawn_on"),
+    )
 
 
 def _json(value: Any) -> str | None:

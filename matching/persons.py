@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg2.extras import execute_values
+
 from matching import store
 from matching.cluster import Edge, UnionFind, cluster
 from matching.config import MatchingConfig
@@ -374,57 +376,79 @@ def refresh_golden(conn: Conn, registry_ids: list[str], run_id: int) -> tuple[in
                     "values": person_values(canonical),
                 }
             )
-    conflicts = 0
+    golden_rows, lineage_rows, conflict_rows = [], [], []
     for rid, records in by_id.items():
         choices = golden_person(records, policy)
         golden = {attr: c.value for attr, c in choices.items()}
         golden["sources"] = sorted({r["source"] for r in records})
-        _save_golden(conn, rid, golden, choices, run_id)
-        conflicts += sum(1 for c in choices.values() if c.conflict)
-    return len(by_id), conflicts
+        golden_rows.append((rid, json.dumps(golden, ensure_ascii=False, default=str)))
+        for attr, choice in choices.items():
+            text = json.dumps(choice.value, sort_keys=True, ensure_ascii=False, default=str)
+            lineage_rows.append(
+                (
+                    "person",
+                    rid,
+                    attr,
+                    hashlib.sha256(text.encode()).hexdigest(),
+                    choice.staged_id,
+                    choice.rule,
+                    run_id,
+                )
+            )
+            if choice.conflict:
+                conflict_rows.append(
+                    (
+                        "person",
+                        rid,
+                        attr,
+                        text,
+                        json.dumps(choice.conflict, ensure_ascii=False, default=str),
+                        run_id,
+                    )
+                )
+    _save_golden(conn, list(by_id), golden_rows, lineage_rows, conflict_rows)
+    return len(by_id), len(conflict_rows)
 
 
-def _save_golden(conn: Conn, rid: str, golden: dict[str, Any], choices: dict[str, Any], run_id: int) -> None:
+def _save_golden(
+    conn: Conn,
+    ids: list[str],
+    golden: list[tuple[Any, ...]],
+    lineage: list[tuple[Any, ...]],
+    conflicts: list[tuple[Any, ...]],
+) -> None:
+    """Write golden records, close old lineage, add new lineage and conflicts — a few statements in all."""
     with conn.cursor() as cur:
-        cur.execute(
-            "UPDATE registry_person SET golden = %s, updated_at = now() WHERE registry_id = %s",
-            (json.dumps(golden, ensure_ascii=False, default=str), rid),
+        execute_values(
+            cur,
+            """UPDATE registry_person p SET golden = v.g::jsonb, updated_at = now()
+                               FROM (VALUES %s) AS v (id, g) WHERE p.registry_id = v.id""",
+            golden,
+            page_size=2000,
         )
         cur.execute(
             """UPDATE attribute_lineage SET valid_to = now()
-                       WHERE entity_kind = 'person' AND entity_id = %s AND valid_to IS NULL""",
-            (rid,),
+                       WHERE entity_kind = 'person' AND entity_id = ANY(%s) AND valid_to IS NULL""",
+            (ids,),
         )
-        for attr, choice in choices.items():
-            digest = hashlib.sha256(
-                json.dumps(choice.value, sort_keys=True, default=str).encode()
-            ).hexdigest()
-            cur.execute(
-                """INSERT INTO attribute_lineage (entity_kind, entity_id, attribute, value_sha256,
-                               staged_id, rule, run_id) VALUES ('person', %s, %s, %s, %s, %s, %s)""",
-                (rid, attr, digest, choice.staged_id, choice.rule, run_id),
-            )
-            if choice.conflict:
-                cur.execute(
-                    """INSERT INTO survivorship_conflict (entity_kind, entity_id, attribute, chosen,
-                                   candidates, run_id) VALUES ('person', %s, %s, %s, %s, %s)
-                               ON CONFLICT (entity_kind, entity_id, attribute) DO UPDATE
-                               SET chosen = EXCLUDED.chosen, candidates = EXCLUDED.candidates,
-                                   run_id = EXCLUDED.run_id""",
-                    (
-                        rid,
-                        attr,
-                        json.dumps(choice.value, ensure_ascii=False, default=str),
-                        json.dumps(choice.conflict, ensure_ascii=False, default=str),
-                        run_id,
-                    ),
-                )
-            else:
-                cur.execute(
-                    "DELETE FROM survivorship_conflict WHERE entity_kind = 'person' AND entity_id = %s "
-                    "AND attribute = %s",
-                    (rid, attr),
-                )
+        execute_values(
+            cur,
+            """INSERT INTO attribute_lineage (entity_kind, entity_id, attribute, value_sha256,
+                                   staged_id, rule, run_id) VALUES %s""",
+            lineage,
+            page_size=5000,
+        )
+        cur.execute(
+            "DELETE FROM survivorship_conflict WHERE entity_kind = 'person' AND entity_id = ANY(%s)", (ids,)
+        )
+        execute_values(
+            cur,
+            """INSERT INTO survivorship_conflict (entity_kind, entity_id, attribute, chosen,
+                                   candidates, run_id) VALUES %s""",
+            [(k, i, a, c, cand, r) for k, i, a, c, cand, r in conflicts],
+            page_size=2000,
+            template="(%s, %s, %s, %s::jsonb, %s::jsonb, %s)",
+        )
 
 
 def record_keys(source: str, sids: list[str]) -> list[str]:

@@ -71,7 +71,9 @@ def current_records(conn: Conn, kinds: Iterable[str]) -> list[StagedRow]:
 def mark_reconciled(conn: Conn, staged_ids: list[int], run_id: int) -> None:
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE staged_record SET reconciled_run_id = %s WHERE staged_id = ANY(%s)", (run_id, staged_ids)
+            "UPDATE staged_record s SET reconciled_run_id = %s FROM unnest(%s::bigint[]) AS u (id) "
+            "WHERE s.staged_id = u.id",
+            (run_id, staged_ids),
         )
 
 

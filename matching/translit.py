@@ -294,14 +294,22 @@ def _build_indexes() -> tuple[dict[str, str], dict[str, str]]:
 _EXACT_INDEX, _FOLD_INDEX = _build_indexes()
 
 
+def _known(index: dict[str, str], latin: str, typed: str) -> str | None:
+    """A dictionary word for ``latin``, unless the typist wrote a sign (') that the word does not have."""
+    hit = index.get(latin)
+    if hit and "'" in typed and not ("Ь" in hit or "Ъ" in hit):
+        return None
+    return hit
+
+
 @lru_cache(maxsize=_CACHE)
-def _word_to_cyrillic(word: str) -> str:
+def _word_to_cyrillic(word: str, gost: bool = False) -> str:
     if not _HAS_LATIN.search(word):
         return word
     bare = word.replace("'", "")
-    if _GOST_MARK.search(word):
+    if gost or _GOST_MARK.search(word):
         return _from_gost(word)  # GOST B is reversible: no guessing needed
-    hit = _EXACT_INDEX.get(bare)
+    hit = _known(_EXACT_INDEX, bare, word)
     if hit:
         return hit
     informal = bool(_INFORMAL_MARK.search(word))
@@ -309,10 +317,10 @@ def _word_to_cyrillic(word: str) -> str:
     if "IE" in word:  # informal -iev is often -ьев (Vasiliev); only a known name may confirm it (not Aliev)
         guesses.append(_rules(word.replace("IE", "YE"), True))
     for guess in guesses:  # a guess whose ICAO form is a known name gets that name's ь, ё, й back
-        hit = _EXACT_INDEX.get(_icao(guess))
+        hit = _known(_EXACT_INDEX, _icao(guess), word)
         if hit:
             return hit
-    return _FOLD_INDEX.get(_fold(bare)) or guesses[0]
+    return _known(_FOLD_INDEX, _fold(bare), word) or guesses[0]
 
 
 def clear_caches() -> None:
@@ -325,17 +333,19 @@ def clear_caches() -> None:
 def to_cyrillic(s: str) -> str:
     """The most likely Cyrillic form of a Russian name typed in Latin (ICAO, GOST 7.79 B or informal).
 
-    Per word: GOST B (recognised by ``CZ``, ``SHH`` or grave accents) is inverted exactly; otherwise a
-    dictionary of known given names, patronymics and family names is tried on the ICAO form, then on the
-    ICAO form of rule-based guesses, then (given names and patronymics only) on the lossy key; failing that,
-    longest-match rules with Russian context decide (``-ii``/``-iy``/``-y`` → ``-ий``, ``-iia``/``-iya`` →
-    ``-ия``, ``ya``/``yu`` → ``я``/``ю``, vowel + ``i`` → ``й``, ``h`` → ``х``, ``sch`` → ``щ``, ``ts``/``tz``
-    → ``ц``). Cyrillic words pass through normalised. The result is normalised (``Ё`` written ``Е``).
+    Per word: GOST B (recognised by a grave accent anywhere, or by ``CZ``, ``SHH``, ``Y'``, ``E'``, ``''``)
+    is inverted exactly. Otherwise a dictionary of known given names, patronymics and family names is tried
+    on the ICAO form, then on the ICAO form of rule-based guesses, then (given names and patronymics only) on
+    the lossy key; failing that, longest-match rules with Russian context decide: ``-ii``/``-iy``/``-y`` →
+    ``-ий``, ``-iia``/``-iya`` → ``-ия``, ``ya``/``yu`` → ``я``/``ю``, vowel + ``i`` → ``й``, ``h`` → ``х``,
+    ``sch`` → ``щ``, ``ts``/``tz`` → ``ц``. Cyrillic words pass through normalised. The result is normalised
+    (``Ё`` written ``Е``).
     """
     text = normalize_text(s)
     if not _HAS_LATIN.search(text):
         return text
-    return _TOKEN.sub(lambda m: _word_to_cyrillic(m.group()), text)
+    gost = "`" in s  # the grave accent is GOST B's own mark (normalisation turns it into ')
+    return _TOKEN.sub(lambda m: _word_to_cyrillic(m.group(), gost), text)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -349,6 +359,7 @@ def match_key_latin(s: str) -> str:
     mean "spelled alike", not "the same name". ASCII, so DuckDB's byte-based string distances are exact on it.
     """
     text = normalize_text(s)
-    if _GOST_MARK.search(text):
-        text = _TOKEN.sub(lambda m: _from_gost(m[0]) if _GOST_MARK.search(m[0]) else m[0], text)
+    gost = "`" in s
+    if gost or _GOST_MARK.search(text):
+        text = _TOKEN.sub(lambda m: _from_gost(m[0]) if gost or _GOST_MARK.search(m[0]) else m[0], text)
     return " ".join(filter(None, (_fold(word) for word in re.split(r"[ \-]+", _icao(text)))))
