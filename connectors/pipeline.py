@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psycopg2
 
 from connectors.base import Connector, Payload
 from connectors.config import SourceConfig, load_sources
@@ -27,10 +31,19 @@ from mapper.sample import schema_lookup
 from registry import staging
 from registry.db import connect, database_url
 from registry.runs import ensure_source_system, fail_stale_runs, finish_run, start_run
+from schemas.base import has_unstorable
 
 log = logging.getLogger("hub.pull")
 STAGE_BATCH = 1000
 QUARANTINE_RAW_LIMIT = 16 << 20
+JSON_LIMIT = 256 << 20
+"""A JSON page is parsed whole (about ten times its size in memory): bigger ones are refused, not read."""
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+class PullFailedError(ConnectorError):
+    """A pull failed unexpectedly; the message (also the run row's error) names the class, the place in the
+    code and, for a database error, its SQLSTATE — never the exception's text, which may quote data."""
 
 
 @dataclass
@@ -135,11 +148,18 @@ class Puller:
         try:
             for payload in self.connector.payloads(cursors):
                 self._payload(payload, stats)
-        except ConnectorError as exc:
+        except ConnectorError as exc:  # our own messages are written PII-free
             self._finish(stats, started, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        except BaseException as exc:
-            self._finish(stats, started, "failed", f"{type(exc).__name__}: {str(exc)[:300]}")
+        except Exception as exc:
+            # PostgreSQL's DETAIL/CONTEXT and many exceptions' text quote the data: neither the run row, nor
+            # the log, nor the exception that reaches Airflow (which logs it and records it) may carry them.
+            message = safe_error(exc)
+            log.error("%s: pull failed: %s", self.source.code, message)
+            self._finish(stats, started, "failed", message)
+            raise PullFailedError(message) from None
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: no data in them, re-raised as they are
+            self._finish(stats, started, "failed", f"interrupted: {type(exc).__name__}")
             raise
         self._finish(stats, started, "succeeded", None)
         if stats.records and stats.quarantine_rate > self.source.quarantine_threshold:
@@ -217,7 +237,10 @@ class Puller:
 
     def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure]:
         if self.mapping.format == "json":
-            data = payload.data if payload.data is not None else _head(payload.path, None)
+            data = payload.data if payload.data is not None else _head(payload.path, JSON_LIMIT + 1)
+            if len(data) > JSON_LIMIT:
+                return iter([PayloadFailure(
+                    "hostile_input", f"JSON payload over the {JSON_LIMIT >> 20} MiB limit (refused unread)")])
             return read_json(data, self.mapping)
         stream = payload.path.open("rb") if payload.path is not None else io.BytesIO(payload.data or b"")
         return _closing(read_xml(stream, self.mapping, self.schema_for, self.strict), stream)
@@ -249,6 +272,13 @@ class Puller:
                 position,
                 item.pointer,
                 stats,
+            )
+            return []
+        unstorable = next((d for d in result.deletions if has_unstorable(d.source_record_id)), None)
+        if unstorable is not None:  # records are checked by the canonical model; deletion ids are not
+            reason = f"{unstorable.kind}.id: {staging.UNSTORABLE}"
+            self._quarantine(
+                conn, payload_id, "validation_error", reason, item.raw, position, item.pointer, stats
             )
             return []
         if not result.records and not result.deletions:
@@ -307,6 +337,44 @@ def _head(path: Path | None, limit: int | None = QUARANTINE_RAW_LIMIT) -> bytes:
         return b""
     with path.open("rb") as fh:
         return fh.read(limit) if limit is not None else fh.read()
+
+
+def safe_error(exc: BaseException) -> str:
+    """A one-line, PII-free description of an unexpected exception, for the run row, logs and Airflow.
+
+    The class, where it was raised in our code and, for a database error, SQLSTATE, the primary message
+    with anything quoted masked (``invalid input syntax for type date: "…"``) and the names of the
+    constraint, table and column; never DETAIL or CONTEXT, which quote values.
+    """
+    text = f"{type(exc).__name__} at {_where(exc)}"
+    if isinstance(exc, psycopg2.Error):
+        text += f": {_database_error(exc)}"
+    return text[:500]
+
+
+def _database_error(exc: psycopg2.Error) -> str:
+    diag = exc.diag
+    primary = re.sub(r'"[^"]*"|\'[^\']*\'', "…", diag.message_primary or "(no message)")
+    objects = (("constraint", diag.constraint_name), ("table", diag.table_name), ("column", diag.column_name))
+    names = [f"{what} {name}" for what, name in objects if name]
+    return "; ".join([f"SQLSTATE {exc.pgcode or '?'}", primary.strip(), *names])
+
+
+def _where(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost frame in the hub's code (else the innermost frame)."""
+    frames = [(f, _in_hub(f.filename)) for f in traceback.extract_tb(exc.__traceback__)]
+    if not frames:
+        return "(unknown)"
+    frame, name = next((f for f in reversed(frames) if f[1] is not None), frames[-1])
+    return f"{name or Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+
+
+def _in_hub(filename: str) -> str | None:
+    """``filename`` relative to the project when it is the hub's own code (not the virtualenv)."""
+    path = Path(filename).resolve()
+    if not path.is_relative_to(_ROOT) or ".venv" in path.parts:
+        return None
+    return str(path.relative_to(_ROOT))
 
 
 def _closing(

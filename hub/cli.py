@@ -10,7 +10,17 @@ from typing import Any
 
 import click
 
-from hub.commands import db, demo, mapping_cmd, pull_cmd, registry_cmd, sandbox_cmd, schemas_cmd, validate
+from hub.commands import (
+    bench_cmd,
+    db,
+    demo,
+    mapping_cmd,
+    pull_cmd,
+    registry_cmd,
+    sandbox_cmd,
+    schemas_cmd,
+    validate,
+)
 from registry.errors import RegistryError
 
 
@@ -46,5 +56,6 @@ main.add_command(registry_cmd.matching)
 main.add_command(registry_cmd.review)
 main.add_command(registry_cmd.registry)
 main.add_command(sandbox_cmd.sandbox)
+main.add_command(bench_cmd.bench)
 main.add_command(demo.demo)
 main.add_command(demo.airflow)

@@ -1,63 +1,201 @@
-"""``make demo``: the main job. Today it brings up the registry and migrates it through an Airflow DAG run.
+"""``make demo``: two nights of interagency sync of the sandbox agencies, through Airflow.
 
-It grows with the nightly sync: the sandbox agencies, two nights, the summary table.
+1. the registry (embedded PostgreSQL in ``.hub/pgdata``, reset for a clean demo) and a sandbox of 2,000
+   families in ``.hub/sandbox``; the agencies' HTTP/SOAP systems start on 127.0.0.1 (with 2% faults);
+2. Airflow metadata in ``.hub/airflow``; agency credentials go to the DAG runs as Airflow Connections
+   (``AIRFLOW_CONN_…`` environment variables), never into DAG files;
+3. night 1: ``registry_maintenance``, one pull DAG per agency, ``reconcile``, ``push`` — each a real
+   ``dag.test()`` run; then the sandbox advances one night and night 2 runs the same DAGs;
+4. a summary: per source and night what was pulled, quarantined, new, updated; the registry's totals;
+   accuracy against the sandbox truth; one lineage trace.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 
 from hub.airflow_env import DAGS_FOLDER, airflow_bin, airflow_env, airflow_home, run_logged
-from registry.db import database_url, hub_home, redact
-from registry.maintenance import last_maintenance_run, registry_status
+from registry.db import (
+    EMBEDDED_DATABASE,
+    connect,
+    database_url,
+    drop_database,
+    hub_home,
+    redact,
+)
+
+FAMILIES = 2000
+SEED = 2026
+FAULTS = 0.02
+Say = Callable[[str], None]
 
 
-def run_demo(say: Callable[[str], None] = click.echo) -> dict[str, Any]:
+def _dag_specs(first_night: bool) -> list[str]:
+    from connectors.config import load_sources
+
+    pulls = [f"{DAGS_FOLDER / 'hub_pull.py'}:pull_{code}" for code in sorted(load_sources())]
+    maintenance = [str(DAGS_FOLDER / "registry_maintenance.py")] if first_night else []
+    return [*maintenance, *pulls, str(DAGS_FOLDER / "hub_reconcile.py"), str(DAGS_FOLDER / "hub_push.py")]
+
+
+def run_demo(say: Say = click.echo) -> dict[str, Any]:
     """Run the demo; return its summary. Raises ``click.ClickException`` when a step fails."""
     started = time.monotonic()
-    url = database_url()
-    say(f"registry      {redact(url)}")
-    env = airflow_env(url)
+    url = _fresh_registry(say)
+    sandbox = _fresh_sandbox(say)
     logs = hub_home() / "logs"
-    _step(say, "airflow metadata", [airflow_bin(), "db", "migrate"], env, logs / "airflow-db-migrate.log")
-    dag_file = DAGS_FOLDER / "registry_maintenance.py"
-    _step(say, "dag registry_maintenance", [sys.executable, "-m", "hub.airflow_runner", str(dag_file)],
-          env, logs / "dag-registry_maintenance.log")
-    run = last_maintenance_run(url)
-    status = registry_status(url)
-    summary = {"seconds": round(time.monotonic() - started, 1), "maintenance_run": run, "registry": status}
+    nights: list[tuple[str, str]] = []
+    with _agency_servers(sandbox, say) as connections:
+        env = airflow_env(url, extra=connections)
+        _step(say, "airflow metadata", [airflow_bin(), "db", "migrate"], env, logs / "airflow-db-migrate.log")
+        for night in (1, 2):
+            if night == 2:
+                _advance(sandbox, say)
+            nights.append((f"night {night}", _db_now(url)))
+            _step(
+                say,
+                f"night {night} DAGs",
+                [sys.executable, "-m", "hub.airflow_runner", *_dag_specs(night == 1)],
+                env,
+                logs / f"night-{night}.log",
+            )
+    summary = _summary(url, sandbox, nights)
+    summary["seconds"] = round(time.monotonic() - started, 1)
     say(_report(summary))
     return summary
 
 
-def _step(say: Callable[[str], None], label: str, args: list[str], env: dict[str, str], log: Any) -> None:
+def _fresh_registry(say: Say) -> str:
+    url = database_url()
+    if url.endswith(f"/{EMBEDDED_DATABASE}") or f"/{EMBEDDED_DATABASE}?" in url:
+        drop_database(url, EMBEDDED_DATABASE)  # the demo starts from an empty registry every time
+        url = database_url()
+    say(f"registry          {redact(url)}")
+    return url
+
+
+def _fresh_sandbox(say: Say) -> Path:
+    from sandbox.generate import generate
+
+    out = hub_home() / "sandbox"
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.monotonic()
+    generate(out, FAMILIES, SEED)
+    say(f"sandbox           {FAMILIES} families generated in {time.monotonic() - t0:.1f}s ({out})")
+    return out
+
+
+@contextmanager
+def _agency_servers(sandbox: Path, say: Say) -> Iterator[dict[str, str]]:
+    from sandbox.connections import hub_connections
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.server", "--data", str(sandbox), "--faults", str(FAULTS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ports = json.loads(proc.stdout.readline())
+        say(f"agency systems    127.0.0.1 ports {ports} (faults {FAULTS:.0%})")
+        yield hub_connections(sandbox, ports)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _advance(sandbox: Path, say: Say) -> None:
+    from sandbox.generate import advance
+
+    t0 = time.monotonic()
+    result = advance(sandbox)
+    say(f"sandbox           advanced to night {result['night']} in {time.monotonic() - t0:.1f}s")
+
+
+def _db_now(url: str) -> str:
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT now()::text")
+        row = cur.fetchone()
+    return str(row[0]) if row else ""
+
+
+def _step(say: Say, label: str, args: list[str], env: dict[str, str], log: Path) -> None:
     t0 = time.monotonic()
     code = run_logged(args, env, log)
     if code != 0:
         raise click.ClickException(f"{label} failed (exit {code}); see {log}")
-    say(f"{label:<13} ok in {time.monotonic() - t0:.1f}s (log: {log})")
+    say(f"{label:<17} ok in {time.monotonic() - t0:.1f}s (log: {log})")
 
 
-def _report(summary: dict[str, Any]) -> str:
-    run = summary["maintenance_run"] or {}
-    stats = run.get("stats") or {}
-    applied = stats.get("applied", [])
-    names = ", ".join(f"{m['version']:04d}_{m['name']}" for m in applied) or "none (already up to date)"
-    status = summary["registry"]
-    return "\n".join(
-        [
-            "",
-            f"The Airflow DAG run {run.get('dag_id')} / {run.get('airflow_run_id')} "
-            f"(task {run.get('task_id')}, try {run.get('try_number')}) migrated the registry:",
-            f"  migrations applied by this run: {names}",
-            f"  schema version now: {status['schema_version']} of {status['latest_version']}",
-            f"  registry run id: {run.get('run_id')}",
-            f"Done in {summary['seconds']}s. Explore: .venv/bin/hub db status; "
-            f"Airflow home is {airflow_home()} (make airflow for the UI).",
-        ]
+def _summary(url: str, sandbox: Path, nights: list[tuple[str, str]]) -> dict[str, Any]:
+    from matching.evaluate import evaluate
+    from registry.lineage import trace_values
+    from registry.report import pulls_by_night, registry_totals, well_traced_person
+
+    with connect(url) as conn:
+        person = well_traced_person(conn)
+        trace = trace_values(conn, person, "family_name") if person else []
+        summary = {
+            "pulls": pulls_by_night(conn, nights),
+            "registry": registry_totals(conn),
+            "lineage_example": {"registry_id": person, "trace": trace},
+        }
+    summary["accuracy"] = evaluate(sandbox, url)
+    return summary
+
+
+def _report(s: dict[str, Any]) -> str:
+    lines = [
+        "",
+        f"{'source':<18}{'night':<9}{'pulled':>8}{'quarant.':>10}{'new':>8}{'updated':>9}{'deleted':>9}"
+        f"{'retries':>9}",
+    ]
+    for night, sources in s["pulls"].items():
+        for source, c in sources.items():
+            lines.append(
+                f"{source:<18}{night:<9}{c['records']:>8}{c['quarantined']:>10}{c['new']:>8}"
+                f"{c['updated']:>9}{c['deleted']:>9}{c['retries']:>9}"
+            )
+    r = s["registry"]
+    lines += ["", "registry: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.items())]
+    acc = s["accuracy"]
+    lines.append(
+        f"accuracy vs sandbox truth: persons precision {acc['persons']['precision']}, recall "
+        f"{acc['persons']['recall']}; families precision {acc['families']['precision']}, recall "
+        f"{acc['families']['recall']}"
     )
+    lines += _trace_text(s["lineage_example"])
+    lines.append(
+        f"\nDone in {s['seconds']}s. Explore with .venv/bin/hub (db status, review list, quarantine list, "
+        f"lineage …); Airflow home {airflow_home()}: `make airflow` for the UI."
+    )
+    return "\n".join(lines)
+
+
+def _trace_text(example: dict[str, Any]) -> list[str]:
+    if not example["trace"]:
+        return []
+    t = example["trace"][0]
+    run, payload, rec = t["pull_run"], t["raw_payload"], t["source_record"]
+    return [
+        "",
+        f"lineage of {example['registry_id']}.{t['attribute']} (value sha256 {t['value_sha256'][:12]}…):",
+        f"  chosen by survivorship rule {t['survivorship_rule']} in run {t['chosen_in_run']}",
+        f"  from {rec['source']} record {rec['source_record_id']} (staged #{rec['staged_id']}), "
+        f"matched by {t['match']['decision']} ({t['match']['model_version'] or 'rule'})",
+        f"  raw payload sha256 {payload['sha256'][:16]}… at "
+        f"{json.dumps(payload['position'], ensure_ascii=False)}"
+        f", inside {payload['pointer_inside']}",
+        f"  mapped by {t['mapping']['name']} {t['mapping']['version']}; pulled by Airflow {run['dag_id']} / "
+        f"{run['airflow_run_id']} / {run['task_id']} try {run['try_number']}",
+    ]

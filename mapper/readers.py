@@ -3,7 +3,13 @@
 XML is parsed with a pull parser fed in blocks, so memory stays flat for a file of any size: each record
 element is mapped when it ends, then cleared with its preceding siblings. The parser never loads a DTD,
 never expands entities, never touches the network, and keeps libxml2's depth and text-size limits
-(``huge_tree`` off); a document that declares a DOCTYPE is refused outright (XXE, billion laughs).
+(``huge_tree`` off); a document that declares a DOCTYPE is refused outright (XXE, billion laughs): a cheap
+byte scan of the first block, then, whatever the encoding or however late the DOCTYPE comes, the parser's
+own report of a DTD when the root element starts. Libxml2's fatal errors (an undeclared entity) stop the
+read at once with the parser's first error; records parsed before a break are kept. A document that
+declares a single-byte encoding but holds UTF-8 text is refused (it would be read as mojibake).
+
+JSON pages are read whole (the caller caps their size); a page must have the shape its selectors expect.
 
 XSD validation is per record: when a record ends, a small document is built from copies of its ancestors
 (tag, attributes, namespaces), their earlier children that are not records (headers) and the record, and
@@ -15,6 +21,7 @@ fault. Records parsed ahead in the same block, and the cleared earlier ones, nev
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -26,11 +33,17 @@ from typing import IO, Any
 from lxml import etree  # type: ignore[import-untyped]
 
 from mapper.engine import CompiledRecord, Mapping, RecordResult
+from mapper.errors import RecordMappingError
 from mapper.paths import Binding, bind_namespaces
 from schemas.privacy import shape
 
 BLOCK = 1 << 20
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+DOCTYPE_REFUSED = "document declares a DOCTYPE or ENTITY (refused: XXE risk)"
+_DECLARED_ENCODING = re.compile(rb"\A\s*<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
+# Single-byte encodings in which genuine non-ASCII text is (practically) never valid UTF-8.
+_SINGLE_BYTE = re.compile(r"(windows|cp)-?125\d|(cp|ibm)866|koi8-?[ru]|iso-?8859-\d+|latin-?\d",
+                          re.IGNORECASE)
 
 
 @dataclass
@@ -58,15 +71,35 @@ SchemaFor = Callable[[str], "etree.XMLSchema | None"]
 """Root namespace URI → the XSD to validate records with (None: no validation)."""
 
 
+class HostileRecordError(RecordMappingError):
+    """A record carries something the reader refuses to map (an unresolved entity reference)."""
+
+    reason_code = "hostile_input"
+
+
+class RecordParseError(RecordMappingError):
+    """A record could not be read on its own (nested too deeply to serialise)."""
+
+    reason_code = "parse_error"
+
+
 def read_json(payload: bytes, mapping: Mapping) -> Iterator[SourceRecord | PayloadFailure]:
     """The records of a JSON page for every record spec of ``mapping``."""
     try:
         doc = json.loads(payload)
+    except RecursionError:  # the C decoder recurses once per level: a hostile page must not escape as a crash
+        yield PayloadFailure("parse_error", "not valid JSON: nested too deeply (RecursionError)")
+        return
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         yield PayloadFailure("parse_error", f"not valid JSON{where}: {type(exc).__name__}")
         return
-    selectors = dict.fromkeys(s for r in mapping.records for s in r.spec.selectors)
+    selectors = list(dict.fromkeys(s for r in mapping.records for s in r.spec.selectors))
+    misfits = [s for s in selectors if not fits_selector(doc, s)]
+    if misfits:  # all or nothing: a page of another shape must not pass for an empty (or partial) page
+        yield PayloadFailure("parse_error",
+                             f"page does not have the shape the mapping expects: {', '.join(misfits)}")
+        return
     for selector in selectors:
         specs = mapping.specs_for(selector)
         for node, pointer in walk_json(doc, selector):
@@ -74,14 +107,42 @@ def read_json(payload: bytes, mapping: Mapping) -> Iterator[SourceRecord | Paylo
 
 
 def _json_bytes(node: Any) -> bytes:
-    return json.dumps(node, ensure_ascii=False).encode()
+    try:
+        return json.dumps(node, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate (\ud800) has no UTF-8 form: keep it escaped, as sent
+        return json.dumps(node).encode()
+
+
+def _steps(selector: str) -> Iterator[tuple[str, bool]]:
+    for step in selector.split("."):
+        yield (step[:-3], True) if step.endswith("[*]") else (step, False)
+
+
+def fits_selector(doc: Any, selector: str) -> bool:
+    """Whether the page's envelope has the selector's shape, down to its first ``[*]`` list.
+
+    Every step to the first ``[*]`` must be there: objects for named steps, a list at the ``[*]``. Below the
+    list the items are the records: a missing part there is the record's business (as before). One absence
+    is a valid empty page: a FHIR Bundle leaves ``entry`` out when it has none (FHIR JSON has no empty
+    arrays). An empty list is a valid empty page everywhere.
+    """
+    node = doc
+    for name, wildcard in _steps(selector):
+        if name:
+            if not isinstance(node, dict):
+                return False
+            if node.get(name) is None:
+                return wildcard and node.get("resourceType") == "Bundle"
+            node = node[name]
+        if wildcard:
+            return isinstance(node, list)
+    return True
 
 
 def walk_json(doc: Any, selector: str) -> Iterator[tuple[Any, str]]:
     """Nodes matching a dotted selector with ``[*]`` wildcards, with their JSON pointers."""
     nodes: list[tuple[Any, str]] = [(doc, "")]
-    for step in selector.split("."):
-        name, wildcard = (step[:-3], True) if step.endswith("[*]") else (step, False)
+    for name, wildcard in _steps(selector):
         nxt: list[tuple[Any, str]] = []
         for node, ptr in nodes:
             value = node.get(name) if name and isinstance(node, dict) else (node if not name else None)
@@ -96,9 +157,13 @@ def walk_json(doc: Any, selector: str) -> Iterator[tuple[Any, str]]:
 
 def _map(specs: list[CompiledRecord], node: Any, pointer: str, binding: Binding,
          raw: Callable[[], bytes]) -> SourceRecord:
-    for spec in specs:
-        if spec.applies(node, binding):
-            return SourceRecord(pointer, raw(), spec.apply(node, pointer, binding))
+    try:
+        for spec in specs:
+            if spec.applies(node, binding):
+                return SourceRecord(pointer, raw(), spec.apply(node, pointer, binding))
+    except RecursionError:  # a record nested just under the decoder's limit: refuse it, not the pull
+        error = RecordParseError("the record is nested too deeply to read (RecursionError)")
+        return SourceRecord(pointer, b"", RecordResult(specs[0].name if specs else "", error=error))
     return SourceRecord(pointer, b"", RecordResult("(no spec applies)"))
 
 
@@ -132,33 +197,104 @@ class _LineIndex:
 def read_xml(stream: IO[bytes], mapping: Mapping, schema_for: SchemaFor | None = None,
              strict: bool = True) -> Iterator[SourceRecord | PayloadFailure]:
     """Stream the records of an XML payload; stops with a ``PayloadFailure`` when the XML breaks."""
-    tags = _record_tags(mapping)
-    parser = etree.XMLPullParser(events=("start", "end"), resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
-    index, state = _LineIndex(), _XmlState(mapping, schema_for, strict, tags)
-    first = True
-    while block := stream.read(BLOCK):
-        if first and _DOCTYPE.search(block[:65536]):
-            yield PayloadFailure("hostile_input", "document declares a DOCTYPE or ENTITY (refused: XXE risk)")
-            return
-        first = False
-        index.feed(block)
+    for item in _XmlReader(mapping, schema_for, strict).items(stream):
+        yield item
+        if isinstance(item, PayloadFailure):
+            return  # nothing after a break is trusted
+
+
+def _xml_parser() -> Any:
+    return etree.XMLPullParser(events=("start", "end"), resolve_entities=False, no_network=True,
+                               load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+
+
+class _XmlReader:
+    """Feeds the parser block by block; yields records, and a ``PayloadFailure`` (then stops) on a break."""
+
+    def __init__(self, mapping: Mapping, schema_for: SchemaFor | None, strict: bool) -> None:
+        self.parser = _xml_parser()
+        self.index = _LineIndex()
+        self.state = _XmlState(mapping, schema_for, strict, _record_tags(mapping))
+
+    def items(self, stream: IO[bytes]) -> Iterator[SourceRecord | PayloadFailure]:
+        encoding: _EncodingCheck | None = None
+        while block := stream.read(BLOCK):
+            if encoding is None:
+                if _DOCTYPE.search(block[:65536]):  # the cheap first line; drain() checks what the parser saw
+                    yield PayloadFailure("hostile_input", DOCTYPE_REFUSED)
+                    return
+                encoding = _EncodingCheck(block)
+            if (mismatch := encoding.check(block)) is not None:
+                yield mismatch
+                return
+            self.index.feed(block)
+            yield from self._step(partial(self.parser.feed, block))
+        yield from self._step(self.parser.close)
+
+    def _step(self, call: Callable[[], Any]) -> Iterator[SourceRecord | PayloadFailure]:
         try:
-            parser.feed(block)
-            yield from state.drain(parser, index)
+            call()
         except etree.XMLSyntaxError as exc:
-            yield _syntax_failure(exc, index)
+            yield from self.state.drain(self.parser, self.index)  # the good records parsed before the break
+            yield _syntax_failure(self.parser, exc, self.index)
             return
-    try:
-        parser.close()
-        yield from state.drain(parser, index)
-    except etree.XMLSyntaxError as exc:
-        yield _syntax_failure(exc, index)
+        yield from self.state.drain(self.parser, self.index)
+        # Some fatal errors (an undeclared entity) stop libxml2 without failing feed(): the document would
+        # end silently there, its later records missing, and close() would only say "no element found".
+        fatal = _first_error(self.parser, etree.ErrorLevels.FATAL)
+        if fatal is not None:
+            yield _failure_from_log(fatal, self.index)
 
 
-def _syntax_failure(exc: Any, index: _LineIndex) -> PayloadFailure:
+class _EncodingCheck:
+    """A document declaring a single-byte encoding whose non-ASCII bytes are valid UTF-8 is UTF-8 text.
+
+    Read as declared (e.g. windows-1251) every Cyrillic letter would become two characters of mojibake
+    ("Сидоров" → "РЎРёРґРѕСЂРѕРІ") without any decoding error. Genuine single-byte Cyrillic is never valid
+    UTF-8 (two letters in a row are two lead bytes), so the first block holding non-ASCII bytes decides.
+    """
+
+    def __init__(self, first_block: bytes) -> None:
+        match = _DECLARED_ENCODING.match(first_block)
+        declared = match.group(1).decode("ascii") if match else ""
+        self.declared: str | None = declared if _SINGLE_BYTE.fullmatch(declared) else None
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def check(self, block: bytes) -> PayloadFailure | None:
+        if self.declared is None or block.isascii():
+            return None
+        declared, self.declared = self.declared, None  # decided by this block either way
+        try:
+            self.decoder.decode(block, final=False)
+        except UnicodeDecodeError:
+            return None
+        return PayloadFailure("parse_error", f"the document declares encoding {declared} but its bytes are "
+                                             "UTF-8: its text would be mis-decoded (mojibake)")
+
+
+def _first_error(parser: Any, level: int) -> Any:
+    """The parser's own first error of at least ``level`` (its ``feed_error_log``: the thread-wide log that
+    ``XMLSyntaxError.error_log`` copies also holds errors of earlier documents)."""
+    return next((e for e in parser.feed_error_log if e.level >= level), None)
+
+
+def _syntax_failure(parser: Any, exc: Any, index: _LineIndex) -> PayloadFailure:
+    entry = _first_error(parser, etree.ErrorLevels.ERROR)
+    if entry is not None:  # the first real error, not its echo ("no element found", "Extra content")
+        return _failure_from_log(entry, index)
     line = getattr(exc, "lineno", None)
-    message = re.sub(r"'[^']*'", "'…'", str(getattr(exc, "msg", exc)))  # libxml2 may quote content
+    return _parse_failure(line, str(getattr(exc, "msg", exc)), index)
+
+
+def _failure_from_log(entry: Any, index: _LineIndex) -> PayloadFailure:
+    message = entry.message.strip()
+    if entry.type_name == "ERR_UNDECLARED_ENTITY":
+        message = f"undeclared entity reference ({message})"
+    return _parse_failure(entry.line, message, index)
+
+
+def _parse_failure(line: int | None, message: str, index: _LineIndex) -> PayloadFailure:
+    message = re.sub(r"'[^']*'", "'…'", message)  # libxml2 may quote content
     return PayloadFailure("parse_error", f"XML is not well-formed at line {line}: {message}",
                           {"line": line, "byte_offset": index.offset_of(line)})
 
@@ -183,11 +319,15 @@ class _XmlState:
         self.schema: Any = None
         self.bindings: dict[frozenset[str], Binding] = {}
 
-    def drain(self, parser: Any, index: _LineIndex) -> Iterator[SourceRecord]:
+    def drain(self, parser: Any, index: _LineIndex) -> Iterator[SourceRecord | PayloadFailure]:
         for event, element in parser.read_events():
             if event == "start":
-                if element.getparent() is None and self.schema_for is not None:
-                    self.schema = self.schema_for(etree.QName(element).namespace or "")
+                if element.getparent() is None:
+                    if _declares_dtd(element):
+                        yield PayloadFailure("hostile_input", DOCTYPE_REFUSED)
+                        return
+                    if self.schema_for is not None:
+                        self.schema = self.schema_for(etree.QName(element).namespace or "")
                 continue
             selector = self.tags.get(element.tag)
             if selector is not None and not _inside_record(element, self.tags):
@@ -208,6 +348,9 @@ class _XmlState:
                     "xpath": pointer}
         if xsd_errors and self.strict:
             return SourceRecord(pointer, raw, RecordResult(selector), position, xsd_errors=xsd_errors)
+        if next(element.iter(etree.Entity), None) is not None:  # never with the DTD refused; never dropped
+            error = HostileRecordError("the record holds an unresolved entity reference (refused)")
+            return SourceRecord(pointer, raw, RecordResult(selector, error=error), position)
         record = _map(self.mapping.specs_for(selector), element, pointer, binding, lambda: raw)
         record.position, record.xsd_errors = position, xsd_errors
         record.warnings = [f"xsd (lenient): {e}" for e in xsd_errors]
@@ -248,6 +391,13 @@ def _record_document(element: Any, tags: dict[str, str]) -> Any:
         return record
     copy.append(record)
     return record
+
+
+def _declares_dtd(root: Any) -> bool:
+    """What the parser saw before the root element: a DOCTYPE, an internal or external DTD subset."""
+    info = root.getroottree().docinfo
+    return bool(info.doctype or info.internalDTD is not None or info.externalDTD is not None
+                or info.system_url or info.public_id)
 
 
 def _inside_record(element: Any, tags: dict[str, str]) -> bool:

@@ -135,7 +135,8 @@ def _code(table: dict[str, Any], name: str, value: Any, default: Any, field: str
         return table[key]
     if default is not None:
         return default
-    raise FieldMappingError(field, f"code {key[:20]!r} is not in code table {name!r}")
+    # A value that misses the table may be free text (a name typed into a code field): only its shape.
+    raise FieldMappingError(field, f"code shaped {shape(key)!r} is not in code table {name!r}")
 
 
 def parse_date(value: Any, formats: list[str], field: str) -> dt.date:

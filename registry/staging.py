@@ -20,11 +20,17 @@ import zstandard
 from psycopg2.extras import execute_values
 
 from schemas import CanonicalModel
+from schemas.base import has_unstorable
 
 Conn = psycopg2.extensions.connection
 INLINE_LIMIT = 8 << 20
 CHUNK_SIZE = 4 << 20
 _ZSTD = zstandard.ZstdCompressor(level=3)
+UNSTORABLE = "holds a NUL character or an unpaired surrogate, which PostgreSQL cannot store"
+
+
+class UnstorableRecordError(ValueError):
+    """A record holds a string PostgreSQL cannot store (NUL, lone surrogate); the message names no value."""
 
 
 @dataclass
@@ -139,9 +145,37 @@ def mark_processed(conn: Conn, payload_id: int, record_count: int) -> None:
         )
 
 
+def _unstorable(source_record_id: str, data: dict[str, Any], text: str) -> str | None:
+    """The first field of a record PostgreSQL cannot store, else None.
+
+    Cheap on clean records: one scan of the canonical JSON text (which writes a NUL as the escape
+    ``\\u0000``) decides whether to walk the record for the field's name.
+    """
+    if has_unstorable(source_record_id):
+        return "id"
+    if "\\u0000" not in text and not has_unstorable(text):
+        return None
+    return _unstorable_in(data, "")
+
+
+def _unstorable_in(value: Any, path: str) -> str | None:
+    """The path of the first string in ``value`` PostgreSQL cannot store, else None."""
+    if isinstance(value, str):
+        return (path or "(record)") if has_unstorable(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _unstorable_in(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def content_hash(record: CanonicalModel) -> tuple[str, str]:
     """(canonical JSON, sha256 of it without the raw pointer): a record moving inside a page is unchanged."""
-    data = record.model_dump(mode="json", exclude_none=True)
+    return _hashed(record.model_dump(mode="json", exclude_none=True))
+
+
+def _hashed(data: dict[str, Any]) -> tuple[str, str]:
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     data["provenance"].pop("raw_pointer", None)
     return text, sha256_hex(json.dumps(data, ensure_ascii=False, sort_keys=True).encode())
@@ -163,7 +197,13 @@ def stage_records(conn: Conn, source: str, run_id: int, records: Iterable[Staged
     """Insert new and changed records, supersede their current versions, skip unchanged ones."""
     batch: dict[tuple[str, str], tuple[Staged, str, str]] = {}
     for item in records:
-        text, digest = content_hash(item.record)
+        # The canonical model refuses such strings already; this last guard keeps PostgreSQL's error (which
+        # quotes the value) out of the run row should one slip through (a new field type, a hand-made record).
+        data = item.record.model_dump(mode="json", exclude_none=True)
+        text, digest = _hashed(data)
+        bad = _unstorable(item.source_record_id, data, text)
+        if bad is not None:
+            raise UnstorableRecordError(f"{item.kind} at {item.raw_pointer}: {bad} {UNSTORABLE}")
         batch[(item.kind, item.source_record_id)] = (item, text, digest)  # last version in a payload wins
     counts = StageCounts()
     if not batch:
@@ -247,6 +287,9 @@ def delete_records(conn: Conn, source: str, keys: Iterable[tuple[str, str]]) -> 
     keys = list(dict.fromkeys(keys))
     if not keys:
         return 0
+    for kind, sid in keys:
+        if has_unstorable(sid):
+            raise UnstorableRecordError(f"a deletion of a {kind}: the id {UNSTORABLE}")
     with conn.cursor() as cur:
         cur.execute(
             """UPDATE staged_record s SET deleted_at = now(), reconciled_run_id = NULL

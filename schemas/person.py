@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from schemas import identifiers as ids
-from schemas.base import CanonicalModel, PastDate, PersonName, Provenance, SystemCode
+from schemas.base import CanonicalModel, PastDate, PersonName, Provenance, SystemCode, not_mojibake
 from schemas.codes import AddressKind, ContactKind, IdentifierKind, Sex
 from schemas.privacy import shape
 
@@ -22,6 +22,14 @@ _NORMALIZERS = {
 }
 _POSTAL = re.compile(r"^\d{6}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Free-text limits: generous for any real address, far below what bloats a record (every version is kept).
+AddressLine = Annotated[str, Field(max_length=500), AfterValidator(not_mojibake)]
+"""An agency's one-line address."""
+AddressPart = Annotated[str, Field(max_length=200), AfterValidator(not_mojibake)]
+"""A named part of an address: region, district, locality, street."""
+HouseNumber = Annotated[str, Field(max_length=50)]
+"""A house, building or apartment number ("104", "12А", "корп. 2")."""
 
 
 class Identifier(CanonicalModel):
@@ -49,14 +57,14 @@ class Address(CanonicalModel):
 
     kind: AddressKind = AddressKind.RESIDENCE
     postal_code: str | None = None
-    region: str | None = None
-    district: str | None = None
-    locality: str | None = Field(default=None, description="City, town or village.")
-    street: str | None = None
-    house: str | None = None
-    building: str | None = None
-    apartment: str | None = None
-    text: str | None = None
+    region: AddressPart | None = None
+    district: AddressPart | None = None
+    locality: AddressPart | None = Field(default=None, description="City, town or village.")
+    street: AddressPart | None = None
+    house: HouseNumber | None = None
+    building: HouseNumber | None = None
+    apartment: HouseNumber | None = None
+    text: AddressLine | None = None
     valid_from: dt.date | None = None
 
     @field_validator("postal_code")
@@ -77,7 +85,7 @@ class Contact(CanonicalModel):
     """A phone (normalised to +7XXXXXXXXXX) or an e-mail address."""
 
     kind: ContactKind
-    value: str
+    value: str = Field(max_length=254)  # the longest e-mail address; phones are normalised to 12
 
     @field_validator("value")
     @classmethod

@@ -16,7 +16,7 @@ For each case the suite checks that:
   the files (XXE, external DTD, parameter entities, XInclude, schemaLocation) points at it, and it must see
   zero connections.
 
-Known bugs of the hub are kept visible as strict xfails (see their reasons).
+A bug found here is kept visible as a strict xfail (with its reason) until it is fixed.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ import pytest
 import yaml
 import zstandard
 
+import schemas.base
+from connectors import pipeline
 from connectors.config import SourceConfig
 from connectors.errors import QualityGateError
 from connectors.pipeline import Puller, PullStats
@@ -385,12 +387,6 @@ def _parameter_entity_doc(url: str) -> str:
 
 
 DOCTYPE_REFUSED = "DOCTYPE"
-BYPASS_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="BUG mapper/readers.py read_xml: the DOCTYPE/ENTITY refusal only scans the first 64 KiB of raw "
-           "bytes with a byte regex, so a DOCTYPE after a >64 KiB comment, or in a UTF-16 document, is "
-           "parsed (entities silently dropped, record staged) instead of quarantined as hostile_input",
-)
 
 CASES: list[Any] = [
     # XXE: an external entity makes the parser read a local file (/etc/passwd, the hub's credentials) or
@@ -410,13 +406,23 @@ CASES: list[Any] = [
     # (read a file, send it in a URL), which works even where general entities are not expanded.
     Case("parameter_entities", "xml", lambda u: _parameter_entity_doc(u).encode(),
          "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
-    # The same three, hidden from a check that looks only at the start of the file or at ASCII bytes.
-    pytest.param(Case("xxe_after_64kib", "xml", lambda u: (LATE + _xxe_doc(u)).encode(),
-                      "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")), marks=BYPASS_XFAIL),
-    pytest.param(Case("xxe_utf16", "xml", lambda u: _utf16(_xxe_doc(u)),
-                      "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")), marks=BYPASS_XFAIL),
-    pytest.param(Case("external_dtd_utf16", "xml", lambda u: _utf16(_external_dtd_doc(u)),
-                      "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")), marks=BYPASS_XFAIL),
+    # The same three, hidden from a check that looks only at the start of the file or at ASCII bytes: the
+    # parser's own report of a DTD (when the root element starts) refuses them.
+    Case("xxe_after_64kib", "xml", lambda u: (LATE + _xxe_doc(u)).encode(),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
+    Case("xxe_utf16", "xml", lambda u: _utf16(_xxe_doc(u)),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
+    Case("external_dtd_utf16", "xml", lambda u: _utf16(_external_dtd_doc(u)),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
+    Case("external_dtd_after_64kib", "xml", lambda u: (LATE + _external_dtd_doc(u)).encode(),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
+    Case("parameter_entities_after_64kib", "xml", lambda u: (LATE + _parameter_entity_doc(u)).encode(),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
+    Case("parameter_entities_utf16", "xml", lambda u: _utf16(_parameter_entity_doc(u)),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
+    Case("billion_laughs_utf16", "xml", lambda u: _utf16(xml_doc(
+        person_xml("x1", family="&lol9;"), decl="", prolog=f"<!DOCTYPE root [{BILLION_LAUGHS}]>\n")),
+         "hostile_input", DOCTYPE_REFUSED, forbidden=_ids("x1")),
     # XInclude needs no DOCTYPE: a parser (or a later tool) that processes it fetches the href (file read,
     # SSRF) and splices it into the record. With the XSD it is an element the schema does not allow.
     Case("xinclude_strict_xsd", "xml_xsd",
@@ -470,16 +476,9 @@ CASES: list[Any] = [
          .replace(b"@@BAD@@", b"\xc3\x28\xff\xfe\xed\xa0\x80"),
          "parse_error", "encoding", forbidden=_ids("x2")),
     # An entity reference without a DOCTYPE: the error must be named, or nobody can fix the export.
-    pytest.param(Case("undeclared_entity", "xml",
-                      lambda u: xml_doc(person_xml("x1"), person_xml("x2", family=f"{FAMILY}&undeclared;")
-                                        ).encode(), "parse_error", "undeclared", staged=_ids("x1"),
-                      forbidden=_ids("x2")),
-                 marks=pytest.mark.xfail(
-                     strict=True,
-                     reason="BUG mapper/readers.py _syntax_failure: libxml2 reports an undeclared "
-                            "entity only at close() as 'no element found' (line 0); the real error, in "
-                            "exc.error_log, is not used, so the reason reads 'at line 0: no element found' "
-                            "and position.line is 0 / byte_offset null")),
+    Case("undeclared_entity", "xml",
+         lambda u: xml_doc(person_xml("x1"), person_xml("x2", family=f"{FAMILY}&undeclared;")).encode(),
+         "parse_error", "line 4: undeclared entity", staged=_ids("x1"), forbidden=_ids("x2")),
     # An empty file (a failed export) must not read as "the agency has nobody": it must be visible.
     Case("empty_file", "xml", lambda u: b"", "parse_error", "no element found"),
     # A file that is not XML at all (an image, an archive, a scanned document) may itself be personal data:
@@ -510,33 +509,33 @@ CASES: list[Any] = [
     # A 10 MB string in a name (see text_field_10mb above).
     Case("json_string_10mb", "ngo", lambda u: page(participant("x1", last_name="A" * (10 * MIB))),
          "validation_error", "at most 100 characters", forbidden=_ids("x1"), timed=True),
-    # The same 10 MB in a free-text field (the address has no length rule): 10 MB lands in jsonb per record.
-    pytest.param(Case("json_string_10mb_in_address", "ngo",
-                      lambda u: page(participant("x1", address="A" * (10 * MIB))),
-                      "validation_error", "address", forbidden=_ids("x1"), timed=True),
-                 marks=pytest.mark.xfail(
-                     strict=True,
-                     reason="GAP schemas/person.py Address.text (and other free-text fields) has no maximum "
-                            "length: a 10 MB address is staged as a 10 MB jsonb record")),
+    # The same 10 MB in a free-text field: the address line is capped at 500 characters.
+    Case("json_string_10mb_in_address", "ngo", lambda u: page(participant("x1", address="A" * (10 * MIB))),
+         "validation_error", "address", forbidden=_ids("x1"), timed=True),
     # Deeply nested arrays: Python's json recurses once per level; 100,000 levels exhaust the recursion limit.
-    pytest.param(Case("json_deep_arrays_100000", "ngo", lambda u: b"[" * 100_000 + b"]" * 100_000,
-                      "parse_error", "JSON", timed=True),
-                 marks=pytest.mark.xfail(
-                     strict=True, raises=RecursionError,
-                     reason="BUG mapper/readers.py read_json catches only UnicodeDecodeError and "
-                            "JSONDecodeError; json.loads raises RecursionError on deep nesting, which "
-                            "escapes Puller.run (not a QualityGateError) and blocks the source on every "
-                            "pull")),
-    # A top-level array instead of the page object: the selector finds nothing, so a whole page of people
-    # would be marked processed with zero records, silently.
-    pytest.param(Case("json_top_level_array", "ngo", lambda u: json.dumps([participant("x1")]).encode(),
-                      "parse_error", "", forbidden=_ids("x1")),
-                 marks=pytest.mark.xfail(
-                     strict=True,
-                     reason="BUG mapper/readers.py read_json/walk_json: a document whose shape does "
-                            "not fit the selector (top-level array, 'data' not a list) yields no record and "
-                            "no PayloadFailure: the payload is marked processed with 0 records, nothing is "
-                            "quarantined")),
+    Case("json_deep_arrays_100000", "ngo", lambda u: b"[" * 100_000 + b"]" * 100_000,
+         "parse_error", "nested too deeply", timed=True),
+    # A page of another shape must not pass for an empty page (marked processed with zero records, silently):
+    # a top-level array instead of the page object, or a 'data' that is not a list.
+    Case("json_top_level_array", "ngo", lambda u: json.dumps([participant("x1")]).encode(),
+         "parse_error", "page does not have the shape the mapping expects: data[*]", forbidden=_ids("x1")),
+    Case("json_data_not_a_list", "ngo",
+         lambda u: json.dumps({"data": participant("x1"), "next_cursor": None}).encode(),
+         "parse_error", "page does not have the shape the mapping expects: data[*]", forbidden=_ids("x1")),
+    Case("json_data_missing", "ngo",
+         lambda u: json.dumps({"items": [participant("x1")], "next_cursor": None}).encode(),
+         "parse_error", "page does not have the shape the mapping expects: data[*]", forbidden=_ids("x1")),
+    # A NUL or lone surrogate (valid JSON escapes that PostgreSQL cannot store) are never genuine text.
+    Case("json_nul_escaped_in_address", "ngo",
+         lambda u: page(participant("x1", address=ADDRESS + "@@X@@")).replace(b"@@X@@", b"\\u0000"),
+         "validation_error", "NUL", forbidden=_ids("x1")),
+    Case("json_lone_surrogate_in_name", "ngo",
+         lambda u: page(participant("x1", first_name=GIVEN + "@@X@@")).replace(b"@@X@@", b"\\udc00"),
+         "validation_error", "given_name", forbidden=_ids("x1")),
+    # UTF-8 read as windows-1251 somewhere upstream arrives as letters-only mojibake.
+    Case("json_mojibake_name", "ngo",
+         lambda u: page(participant("x1", last_name="Сидоров".encode().decode("cp1251"))),
+         "validation_error", "mojibake", forbidden=_ids("x1")),
     # ------------------------------------------------------------------ identifiers and values (NGO mapping)
     # A wrong identifier links a child to someone else's file (a wrong SNILS is a different person), so it is
     # never staged; the reason names the identifier kind, never its digits.
@@ -654,9 +653,10 @@ BYPASSES = {
 def test_doctype_past_the_refusal_still_never_reaches_the_network(
     name: str, make_drop: Callable[[MappingName], Drop], listener: Listener
 ) -> None:
-    """Defence in depth: when the DOCTYPE refusal is bypassed (see BYPASS_XFAIL), the parser settings hold.
+    """Defence in depth: should the DOCTYPE refusal ever be bypassed, the parser settings still hold.
 
-    No connection, no crash, no entity expanded into staged data, the raw bytes kept.
+    No connection, no crash, no entity expanded into staged data, the raw bytes kept. (The refusal catches
+    all of these today: see the cases of the same names above.)
     """
     drop = make_drop("xml")
     data = BYPASSES[name](listener.url)
@@ -681,12 +681,6 @@ SAME_BLOCK_BREAKS = {  # placeholder in x3 → the bytes that break the XML
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG mapper/readers.py read_xml: when parser.feed() raises, the events libxml2 already produced "
-           "for the same 1 MiB block are not drained, so good records before the break are neither staged "
-           "nor quarantined (they are when the break falls in a later block or at close())",
-)
 @pytest.mark.parametrize("name", sorted(SAME_BLOCK_BREAKS))
 def test_records_before_a_break_in_the_same_block_are_staged(
     name: str, make_drop: Callable[[MappingName], Drop], listener: Listener
@@ -699,14 +693,9 @@ def test_records_before_a_break_in_the_same_block_are_staged(
     assert listener.outbound() == 0
     assert [r["reason_code"] for r in _quarantine(drop)] == ["parse_error"]
     assert {"x1", "x2"} <= _staged_ids(drop)
+    assert "x3" not in _staged_ids(drop)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP mapper/readers.py: a file that declares windows-1251 but holds UTF-8 Cyrillic decodes "
-           "without error when no byte is 0x98 (e.g. 'Сидоров' → 'РЎРёРґРѕСЂРѕРІ'); the mojibake passes name "
-           "validation and is staged instead of being quarantined",
-)
 def test_utf8_bytes_declared_cp1251_are_not_staged_as_mojibake(
     make_drop: Callable[[MappingName], Drop], listener: Listener
 ) -> None:
@@ -718,38 +707,43 @@ def test_utf8_bytes_declared_cp1251_are_not_staged_as_mojibake(
     _pull(drop)
     assert listener.outbound() == 0
     assert "РЎРёРґРѕСЂРѕРІ" not in _staged_text(drop)
-    assert [r["reason_code"] for r in _quarantine(drop)] == ["parse_error"]
+    rows = _quarantine(drop)
+    assert [r["reason_code"] for r in rows] == ["parse_error"]
+    assert "mojibake" in rows[0]["reason"]
+
+
+def test_genuine_cp1251_file_is_read_as_declared(
+    make_drop: Callable[[MappingName], Drop], listener: Listener
+) -> None:
+    """The check above leaves real windows-1251 files alone: their names are staged as written."""
+    drop = make_drop("xml")
+    data = xml_doc(person_xml("x1", family="Сидоров", given="Ася"),
+                   decl='<?xml version="1.0" encoding="windows-1251"?>\n').encode("cp1251")
+    (drop.folder / "a_case.xml").write_bytes(data)
+    _pull(drop)
+    assert _quarantine(drop) == []
+    assert _staged_ids(drop) == {"x1"}
+    assert "Сидоров" in _staged_text(drop)
 
 
 # JSON escapes that are valid JSON but that PostgreSQL (or UTF-8) cannot store: \u0000 in a field without a
 # character rule, or a lone surrogate (\ud800) anywhere in a record. One such value must not make the whole
 # pull fail — and fail again on every retry, so that no later file of the agency is ever staged.
+# The NGO mapping also files the record id as the person's local identifier, and an identifier error decides
+# the reason code (mapper/errors.py RecordInvalidError): a NUL in the id is an invalid identifier.
 UNSTORABLE = {
-    "nul_in_address": (b"@@X@@", b"\\u0000", "address"),
-    "nul_in_id": (b"@@X@@", b"\\u0000", "id"),
-    "lone_surrogate_in_address": (b"@@X@@", b"\\ud800", "address"),
-}
-UNSTORABLE_XFAIL = {
-    "nul_in_address": "BUG registry/staging.py _insert_versions: a \\u0000 in a free-text field passes "
-                      "the canonical model and reaches jsonb: psycopg2 UntranslatableCharacter escapes "
-                      "Puller.run",
-    "nul_in_id": "BUG registry/staging.py _current_versions: a \\u0000 in a record id passes the model "
-                 "(SourceRef) and psycopg2 raises ValueError 'A string literal cannot contain NUL'",
-    "lone_surrogate_in_address": "BUG mapper/readers.py _json_bytes: json.loads accepts \\ud800, and "
-                                 "encoding the record's raw bytes raises UnicodeEncodeError out of "
-                                 "Puller.run",
+    "nul_in_address": (b"@@X@@", b"\\u0000", "address", "validation_error"),
+    "nul_in_id": (b"@@X@@", b"\\u0000", "id", "invalid_identifier"),
+    "lone_surrogate_in_address": (b"@@X@@", b"\\ud800", "address", "validation_error"),
 }
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=UNSTORABLE_XFAIL[n])) for n in UNSTORABLE],
-)
+@pytest.mark.parametrize("name", sorted(UNSTORABLE))
 def test_json_escapes_postgres_cannot_store_are_quarantined(
     name: str, make_drop: Callable[[MappingName], Drop], listener: Listener
 ) -> None:
     """The record with the unstorable value is quarantined; the pull and the next file go on."""
-    placeholder, escape, field = UNSTORABLE[name]
+    placeholder, escape, field, reason_code = UNSTORABLE[name]
     drop = make_drop("ngo")
     value = ADDRESS + placeholder.decode() if field == "address" else "x1" + placeholder.decode()
     data = page(participant("x1", **{field: value})).replace(placeholder, escape)
@@ -760,16 +754,15 @@ def test_json_escapes_postgres_cannot_store_are_quarantined(
     _payload_bytes(drop, data)
     assert {"g1", "g2"} <= _staged_ids(drop)
     rows = _quarantine(drop)
-    assert [r["reason_code"] for r in rows] == ["validation_error"]
+    assert [r["reason_code"] for r in rows] == [reason_code]
+    assert rows[0]["pointer"] == "/data/0"
+    assert zstandard.ZstdDecompressor().decompress(bytes(rows[0]["raw"]))  # the record's bytes are kept
     _assert_no_personal_values(rows[0]["reason"], "the quarantine reason")
+    again, _ = _pull(drop)  # and the next pull has nothing left to do
+    assert again is not None
+    assert again.payloads_skipped == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG connectors/pipeline.py Puller.run: on an unexpected exception the run row's error is "
-           "str(exc)[:300], and PostgreSQL's error CONTEXT quotes the data: with a \\u0000 in an address the "
-           "run row (and the raised message) holds the person's address",
-)
 def test_a_failed_pull_keeps_personal_values_out_of_the_run_row(
     make_drop: Callable[[MappingName], Drop], listener: Listener
 ) -> None:
@@ -781,3 +774,59 @@ def test_a_failed_pull_keeps_personal_values_out_of_the_run_row(
         _pull(drop)
     assert listener.outbound() == 0
     _assert_runs_clean(drop)
+
+
+def test_a_database_error_quoting_data_stays_out_of_the_run_row_and_the_raised_error(
+    make_drop: Callable[[MappingName], Drop], listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's own refusal of a record: its CONTEXT quotes the address; only SQLSTATE and class remain.
+
+    The guards that now quarantine a \\u0000 are switched off so that the value reaches PostgreSQL.
+    """
+    monkeypatch.setattr(schemas.base, "_UNSTORABLE", re.compile("(?!)"))  # matches nothing
+    drop = make_drop("ngo")
+    data = page(participant("x1", address=ADDRESS + "@@X@@")).replace(b"@@X@@", b"\\u0000")
+    (drop.folder / "a_case.json").write_bytes(data)
+    with pytest.raises(pipeline.PullFailedError) as failure:
+        _pull(drop)
+    message = str(failure.value)
+    assert "SQLSTATE 22P05" in message, message  # untranslatable_character
+    _assert_no_personal_values(message, "the raised error")
+    [(status, error)] = _query(drop.url, "SELECT status, error FROM run WHERE source_code = %s", (drop.code,))
+    assert (status, error) == ("failed", message)
+    _assert_runs_clean(drop)
+    assert _staged_ids(drop) == set()  # the payload's transaction rolled back as a whole
+
+
+def test_an_unexpected_error_quoting_data_stays_out_of_the_run_row(
+    make_drop: Callable[[MappingName], Drop], listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any exception's text may quote data: the run row keeps its class and where it was raised."""
+    def boom(*args: Any) -> None:
+        raise ValueError(f"cannot handle {FAMILY} {ADDRESS}")
+
+    monkeypatch.setattr(staging, "mark_processed", boom)
+    drop = make_drop("ngo")
+    (drop.folder / "a_case.json").write_bytes(GOOD_JSON)
+    with pytest.raises(pipeline.PullFailedError, match=r"^ValueError at .*boom") as failure:
+        _pull(drop)
+    _assert_no_personal_values(str(failure.value), "the raised error")
+    _assert_runs_clean(drop)
+
+
+def test_a_json_payload_over_the_limit_is_refused_unread(
+    make_drop: Callable[[MappingName], Drop], listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON is parsed whole: a page over ``JSON_LIMIT`` (256 MiB; lowered here) is quarantined as hostile."""
+    monkeypatch.setattr(pipeline, "JSON_LIMIT", len(GOOD_JSON) + 10)
+    drop = make_drop("ngo")
+    data = page(*(participant(f"x{i}") for i in range(5)))
+    (drop.folder / "a_case.json").write_bytes(data)
+    (drop.folder / "zz_good.json").write_bytes(GOOD_JSON)
+    _pull(drop)
+    rows = _quarantine(drop)
+    assert [(r["reason_code"], r["pointer"]) for r in rows] == [("hostile_input", None)]
+    assert "limit" in rows[0]["reason"]
+    assert zstandard.ZstdDecompressor().decompress(bytes(rows[0]["raw"])) == data
+    assert _staged_ids(drop) == {"g1", "g2"}
+    assert _payload_bytes(drop, data)[1:] == (data, True)

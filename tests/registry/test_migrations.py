@@ -17,7 +17,8 @@ EXPECTED_TABLES = {
     "schema_migration", "source_system", "run", "raw_payload", "source_cursor", "staged_record",
     "quarantine", "registry_person", "registry_family", "entity_link", "membership", "family_category",
     "accompaniment_case", "service", "health_status", "consent", "review_item", "steward_decision",
-    "attribute_lineage", "audit_log", "outbox",
+    "attribute_lineage", "audit_log", "outbox", "raw_payload_chunk", "push_state", "match_person",
+    "survivorship_conflict", "entity_event",
 }
 
 

@@ -1,0 +1,50 @@
+"""``hub bench``: benchmarks with JSON output (numbers, never pass/fail)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hub.output import emit, json_option
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: accuracy and speed, each with a peer measured in the same run."""
+
+
+@bench.command()
+@click.option("--families", type=click.IntRange(min=50), default=10_000, show_default=True)
+@click.option(
+    "--nights",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Further nights after the first (advance, pull, reconcile, score).",
+)
+@click.option("--seed", type=int, default=20261101, show_default=True)
+@click.option(
+    "--server-url",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    show_default=True,
+    help="PostgreSQL server where a throw-away database is created.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Generate (or reuse) the sandbox here and keep it.",
+)
+@json_option
+def match(families: int, nights: int, seed: int, server_url: str, keep: Path | None, as_json: bool) -> None:
+    """Precision, recall and F1 of person pairs and family clusters vs the sandbox truth, and plain Splink."""
+    from bench.match import run
+
+    result = run(families, nights, seed, server_url, keep)
+    emit(result, as_json, _text)
+
+
+def _text(r: dict[str, object]) -> str:
+    import json
+
+    return json.dumps(r, indent=2, ensure_ascii=False)
