@@ -140,12 +140,15 @@ def _step(say: Say, label: str, args: list[str], env: dict[str, str], log: Path)
 def _summary(url: str, sandbox: Path, nights: list[tuple[str, str]]) -> dict[str, Any]:
     from matching.evaluate import evaluate
     from registry.lineage import trace_values
+    from registry.maintenance import last_maintenance_run
     from registry.report import pulls_by_night, registry_totals, well_traced_person
 
+    maintenance = last_maintenance_run(url)
     with connect(url) as conn:
         person = well_traced_person(conn)
         trace = trace_values(conn, person, "family_name") if person else []
         summary = {
+            "maintenance": maintenance,
             "pulls": pulls_by_night(conn, nights),
             "registry": registry_totals(conn),
             "lineage_example": {"registry_id": person, "trace": trace},
@@ -166,8 +169,14 @@ def _report(s: dict[str, Any]) -> str:
                 f"{source:<18}{night:<9}{c['records']:>8}{c['quarantined']:>10}{c['new']:>8}"
                 f"{c['updated']:>9}{c['deleted']:>9}{c['retries']:>9}"
             )
-    r = s["registry"]
-    lines += ["", "registry: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.items())]
+    r, m = s["registry"], s.get("maintenance") or {}
+    applied = ", ".join(f"{x['version']:04d}_{x['name']}" for x in (m.get("stats") or {}).get("applied", []))
+    lines += [
+        "",
+        f"registry migrated by Airflow DAG run {m.get('dag_id')} / {m.get('airflow_run_id')} "
+        f"(task {m.get('task_id')}, try {m.get('try_number')}): applied {applied or 'nothing (up to date)'}",
+        "registry: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.items()),
+    ]
     acc = s["accuracy"]
     lines.append(
         f"accuracy vs sandbox truth: persons precision {acc['persons']['precision']}, recall "
