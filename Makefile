@@ -12,7 +12,7 @@ demo: venv
 	$(BIN)/hub demo
 
 test: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
