@@ -37,6 +37,7 @@ class FamilyStats:
     merges: int = 0
     memberships: int = 0
     categories: int = 0
+    golden_updated: int = 0
 
 
 def households_by_person(conn: Conn) -> dict[str, set[str]]:
@@ -171,17 +172,15 @@ def _rebuild_memberships(
 
 def _rebuild_categories(conn: Conn, families: dict[str, store.StagedRow], assignment: dict[str, str]) -> int:
     trust = load_policy()["family"]["categories"]["trust"]
-    best: dict[tuple[str, str], tuple[tuple[int, str, str], tuple[Any, ...]]] = {}
+    best: dict[tuple[str, str], tuple[tuple[int, bool, str, str], tuple[Any, ...]]] = {}
     for key, row in families.items():
         family = assignment.get(key)
         if family is None:
             continue
-        rank = (
-            trust.index(row.source) if row.source in trust else len(trust),
-            row.source,
-            row.source_record_id,
-        )
+        trust_rank = trust.index(row.source) if row.source in trust else len(trust)
         for cat in row.canonical.get("categories", []):
+            # A category still open beats one whose period ended (an EGISSO measure's term, say).
+            rank = (trust_rank, cat.get("until") is not None, row.source, row.source_record_id)
             values = (cat.get("since"), cat.get("until"), row.source)
             if (family, cat["category"]) not in best or rank < best[(family, cat["category"])][0]:
                 best[(family, cat["category"])] = (rank, values)
@@ -196,3 +195,51 @@ def _rebuild_categories(conn: Conn, families: dict[str, store.StagedRow], assign
             page_size=2000,
         )
     return len(rows)
+
+
+_FAMILY_GOLDEN_SQL = """
+WITH members AS (
+    SELECT family_id, jsonb_agg(jsonb_build_object('person_id', person_id, 'role', role,
+                                                   'since', period_from, 'until', period_to)
+                                ORDER BY role, person_id) AS members
+    FROM membership GROUP BY family_id),
+cats AS (
+    SELECT family_id, jsonb_agg(jsonb_build_object('category', category, 'since', since, 'until', until,
+                                                   'source', source_code) ORDER BY category) AS categories
+    FROM family_category GROUP BY family_id),
+cases AS (
+    SELECT DISTINCT ON (family_id) family_id,
+           jsonb_build_object('case_id', case_id, 'level', level, 'stage', stage, 'opened_on', opened_on,
+                              'closed_on', closed_on, 'closure_reason', closure_reason,
+                              'source', source_code) AS accompaniment
+    FROM accompaniment_case ORDER BY family_id, (closed_on IS NULL) DESC, opened_on DESC),
+households AS (
+    SELECT family_id, jsonb_agg(DISTINCT source_code) AS sources FROM entity_link
+    WHERE record_kind = 'family' AND valid_to IS NULL GROUP BY family_id)
+UPDATE registry_family f
+SET golden = jsonb_strip_nulls(jsonb_build_object(
+        'members', coalesce(m.members, '[]'::jsonb), 'categories', coalesce(c.categories, '[]'::jsonb),
+        'accompaniment', a.accompaniment, 'sources', coalesce(h.sources, '[]'::jsonb),
+        'address', addr.address)),
+    updated_at = now()
+FROM registry_family f2
+LEFT JOIN members m ON m.family_id = f2.registry_id
+LEFT JOIN cats c ON c.family_id = f2.registry_id
+LEFT JOIN cases a ON a.family_id = f2.registry_id
+LEFT JOIN households h ON h.family_id = f2.registry_id
+LEFT JOIN LATERAL (
+    SELECT s.canonical -> 'address' AS address FROM entity_link l
+    JOIN staged_record s ON s.source_code = l.source_code AND s.source_record_id = l.source_record_id
+         AND s.record_kind = 'family' AND s.superseded_by IS NULL AND s.deleted_at IS NULL
+    WHERE l.family_id = f2.registry_id AND l.valid_to IS NULL AND s.canonical ? 'address'
+    ORDER BY array_position(%s::text[], l.source_code), s.staged_at DESC LIMIT 1) addr ON true
+WHERE f.registry_id = f2.registry_id AND f.status = 'active'
+"""
+
+
+def refresh_family_golden(conn: Conn) -> int:
+    """The golden family: members with roles, categories, current accompaniment, address, sources."""
+    trust = load_policy()["family"]["address"]["trust"]
+    with conn.cursor() as cur:
+        cur.execute(_FAMILY_GOLDEN_SQL, (trust,))
+        return int(cur.rowcount)

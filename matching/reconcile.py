@@ -14,7 +14,7 @@ from typing import Any
 
 from matching.care import reconcile_care
 from matching.config import load_config
-from matching.families import households_by_person, reconcile_families
+from matching.families import households_by_person, reconcile_families, refresh_family_golden
 from matching.model import latest_model
 from matching.persons import reconcile_persons
 from matching.store import mark_reconciled, pending
@@ -57,6 +57,7 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     t2 = time.monotonic()
     care_rows = pending(conn, CARE_KINDS)
     care = reconcile_care(conn, care_rows)
+    families.golden_updated = refresh_family_golden(conn)
     timings["care"] = round(time.monotonic() - t2, 2)
     others = pending(conn, ["family", "membership"])
     mark_reconciled(conn, [r.staged_id for r in (*people, *care_rows, *others)], run_id)

@@ -99,6 +99,8 @@ def test_every_linked_record_has_an_explanation_and_every_person_a_golden_record
         )
         == 0
     )
+    no_golden = "SELECT count(*) FROM registry_family WHERE status = 'active' AND NOT golden ? 'members'"
+    assert _scalar(url, no_golden) == 0
 
 
 def test_reconciling_again_changes_nothing(world: dict[str, Any]) -> None:
