@@ -83,6 +83,7 @@ class NightlyConfig(BaseModel):
 
     timezone: str = "Europe/Moscow"
     reconcile_deadline: str = "0 6 * * *"
+    resolved_quarantine_retention_days: int = 730
 
 
 def load_nightly(path: Path | None = None) -> NightlyConfig:

@@ -3,7 +3,9 @@
 
 Applies pending schema migrations to the shared PostgreSQL registry (numbered SQL files in
 `registry/migrations/`, idempotent) and records a `maintenance` run in the registry's `run` table with the
-Airflow ids (dag_id, run_id, task_id, try) so that an auditor can find this task try again.
+Airflow ids (dag_id, run_id, task_id, try) so that an auditor can find this task try again. Then deletes
+quarantine rows a steward resolved more than `nightly.resolved_quarantine_retention_days` ago (raw payloads
+and staged versions are lineage evidence and are kept) and runs `VACUUM (ANALYZE)` on the busy tables.
 
 The registry URL comes from `HUB_DATABASE_URL` (set by `hub demo` / `hub airflow`), else the embedded server.
 """
@@ -44,7 +46,17 @@ def registry_maintenance() -> None:
         print(f"schema version {status['schema_version']} of {status['latest_version']}")
         return {"schema_version": status["schema_version"], "rows": status["rows"]}
 
-    report_status(apply_migrations())
+    @task
+    def vacuum_and_retention(upgrade: dict) -> dict:
+        """Retention of resolved quarantine rows, then VACUUM ANALYZE (counts only in the result)."""
+        from connectors.config import load_nightly
+        from registry.maintenance import vacuum_and_retention as run
+
+        return run(retention_days=load_nightly().resolved_quarantine_retention_days)
+
+    upgraded = apply_migrations()
+    report_status(upgraded)
+    vacuum_and_retention(upgraded)
 
 
 dag = registry_maintenance()

@@ -83,3 +83,23 @@ def last_maintenance_run(url: str | None = None) -> dict[str, Any] | None:
         return None
     keys = ("run_id", "dag_id", "airflow_run_id", "task_id", "try_number", "finished_at", "stats")
     return dict(zip(keys, row, strict=True))
+
+
+VACUUM_TABLES = ("staged_record", "entity_link", "match_person", "attribute_lineage", "raw_payload",
+                 "quarantine", "outbox", "membership")
+
+
+def vacuum_and_retention(url: str | None = None, retention_days: int = 730) -> dict[str, Any]:
+    """Delete resolved quarantine rows older than ``retention_days``; VACUUM ANALYZE the busy tables."""
+    url = url or database_url()
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM quarantine WHERE resolved_at < now() - make_interval(days => %s)",
+                    (retention_days,))
+        deleted = cur.rowcount
+    with connect(url) as conn:
+        conn.autocommit = True  # VACUUM cannot run inside a transaction
+        with conn.cursor() as cur:
+            for table in VACUUM_TABLES:
+                cur.execute(f"VACUUM (ANALYZE) {table}")
+    return {"quarantine_rows_deleted": deleted, "vacuumed": list(VACUUM_TABLES),
+            "retention_days": retention_days}
