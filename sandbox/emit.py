@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+import msgspec
 
 from sandbox.noise import NoiseCounter, NoiseRates
 from sandbox.population import TrueFamily
@@ -104,17 +105,20 @@ def stable_uuid(seed: int, *parts: str) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
 
+_ENCODER = msgspec.json.Encoder(order="sorted")  # ~15x faster than json.dumps(sort_keys=True) per line
+
+
 class JsonLines:
     """Append JSON objects, one per line, to a file opened lazily (no empty files for empty chunks)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh: IO[str] | None = None
+        self._fh: IO[bytes] | None = None
 
     def write(self, obj: dict[str, Any]) -> None:
         if self._fh is None:
-            self._fh = self.path.open("w", encoding="utf-8")
-        self._fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n")
+            self._fh = self.path.open("wb")
+        self._fh.write(_ENCODER.encode(obj) + b"\n")
 
     def close(self) -> None:
         if self._fh is not None:

@@ -210,9 +210,11 @@ def _write_world(root: Path, chunk: int, families: list[TrueFamily]) -> None:
     # Written to a temporary name and renamed, so an interrupted run never leaves half a world.
     path = root / "truth" / "world" / f"chunk-{chunk:05d}.jsonl"
     tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for family in families:
-            fh.write(json.dumps(family.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+    tmp.write_bytes(b"")  # an empty chunk is an empty file, not a missing one
+    lines = JsonLines(tmp)
+    for family in families:
+        lines.write(family.to_dict())
+    lines.close()
     tmp.replace(path)
 
 
