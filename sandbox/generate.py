@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -136,7 +137,8 @@ def run_chunks(
         results = map(emit_chunk, jobs)
         _collect(results, totals, progress)
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        # forkserver: forking a process that runs threads (a test with sandbox servers) can deadlock
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             _collect(pool.map(emit_chunk, jobs), totals, progress)
     return totals
 
