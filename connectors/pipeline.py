@@ -187,17 +187,27 @@ class Puller:
 
     def _payload(self, payload: Payload, stats: PullStats) -> None:
         with connect(self.url) as conn:
-            payload_id, done = self._store(conn, payload, stats.run_id)
-            if not done:
-                self._stage(conn, payload, payload_id, stats)
-            else:
-                stats.payloads_skipped += 1
+            self.stage_payload(conn, payload, stats)
             if payload.cursor is not None:
                 staging.set_cursor(conn, self.source.code, *payload.cursor, stats.run_id)
                 stats.cursors[payload.cursor[0]] = payload.cursor[1]
         stats.payloads += 1
         if payload.after_commit is not None:
             payload.after_commit()
+
+    def stage_payload(self, conn: Any, payload: Payload, stats: PullStats, *, replay: bool = False) -> int:
+        """Store ``payload`` (once per sha256) and stage its records in ``conn``'s transaction; its id.
+
+        A live pull skips a payload that was already processed. A replay (``registry.replay``) stages it
+        again through the current mapping and leaves the payload's processed mark as it was; the caller
+        moves no watermark and acknowledges nothing.
+        """
+        payload_id, done = self._store(conn, payload, stats.run_id)
+        if done and not replay:
+            stats.payloads_skipped += 1
+        else:
+            self._stage(conn, payload, payload_id, stats, mark=not replay)
+        return payload_id
 
     def _store(self, conn: Any, payload: Payload, run_id: int) -> tuple[int, bool]:
         if payload.path is not None:
@@ -217,7 +227,9 @@ class Puller:
             conn, self.source.code, payload.data, payload.position, payload.content_type, run_id
         )
 
-    def _stage(self, conn: Any, payload: Payload, payload_id: int, stats: PullStats) -> None:
+    def _stage(
+        self, conn: Any, payload: Payload, payload_id: int, stats: PullStats, mark: bool = True
+    ) -> None:
         batch: list[staging.Staged] = []
         deletions: list[tuple[str, str]] = []
         seen = 0
@@ -231,9 +243,14 @@ class Puller:
                 self._flush(conn, batch, stats)
                 batch = []
         self._flush(conn, batch, stats)
-        stats.deleted += staging.delete_records(conn, self.source.code, deletions)
+        stats.deleted += self._delete(conn, deletions, payload_id)
         stats.records += seen
-        staging.mark_processed(conn, payload_id, seen)
+        if mark:
+            staging.mark_processed(conn, payload_id, seen)
+
+    def _delete(self, conn: Any, deletions: list[tuple[str, str]], payload_id: int) -> int:
+        """Apply a payload's deletions (a replay overrides this to spare versions from later payloads)."""
+        return staging.delete_records(conn, self.source.code, deletions)
 
     def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure]:
         if self.mapping.format == "json":

@@ -15,10 +15,11 @@ from typing import Any
 
 import pendulum
 from airflow import sdk
-from airflow.sdk import Asset, get_current_context, task
+from airflow.sdk import Asset, get_current_context
 
 from connectors.config import SourceConfig, load_nightly, load_sources
 from hub.dag_support import DEFAULT_ARGS, airflow_ids, failure_recorder, staging_asset_uri
+from hub.openlineage_support import hub_task, pull_lineage
 
 
 def build(source: SourceConfig, timezone: str) -> Any:
@@ -38,7 +39,7 @@ def build(source: SourceConfig, timezone: str) -> Any:
                                       connection_id=source.connection_id),
     )
     def pull_dag() -> None:
-        @task(outlets=[asset])
+        @hub_task(pull_lineage(source.code), outlets=[asset])
         def pull() -> dict[str, Any]:
             """Pull into staging; counts only in the return value (no personal data in XCom or logs)."""
             from connectors.pipeline import pull as run_pull

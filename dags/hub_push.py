@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context
 
 from connectors.config import load_nightly, load_sources
 from hub.dag_support import DEFAULT_ARGS, REGISTRY_ASSET_URI, airflow_ids, failure_recorder
+from hub.openlineage_support import hub_task, push_lineage
 
 _nightly = load_nightly()
 _targets = [code for code, source in sorted(load_sources().items()) if source.push is not None]
@@ -34,7 +35,7 @@ _targets = [code for code, source in sorted(load_sources().items()) if source.pu
 def push_dag() -> None:
     for code in _targets:
 
-        @task(task_id=f"push_{code}")
+        @hub_task(push_lineage(code), task_id=f"push_{code}")
         def push_one(target: str = code) -> dict[str, Any]:
             """Queue and deliver one agency's messages; counts only."""
             from connectors.config import load_sources as sources

@@ -19,6 +19,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from connectors.config import load_nightly, load_sources
 from hub.dag_support import DEFAULT_ARGS, REGISTRY_ASSET_URI, airflow_ids, failure_recorder, staging_asset_uri
+from hub.openlineage_support import hub_task, reconcile_lineage
 
 _nightly = load_nightly()
 _sources = sorted(load_sources())
@@ -49,7 +50,7 @@ def reconcile_dag() -> None:
         with connect() as conn:
             return arrivals(conn, _sources)
 
-    @task(outlets=[_registry])
+    @hub_task(reconcile_lineage(_sources), outlets=[_registry])
     def reconcile(arrived: dict[str, Any]) -> dict[str, Any]:
         """Match, link and apply survivorship for what arrived; counts only in the result."""
         from matching.reconcile import reconcile as run_reconcile

@@ -6,6 +6,7 @@ Airflow commands in subprocesses with this environment.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -39,8 +40,27 @@ def airflow_env(
             "HUB_HOME": str(hub_home()),
         }
     )
+    for key, value in openlineage_env(home).items():
+        env.setdefault(key, value)  # a deployment's own OpenLineage setting (HTTP to Marquez) wins
     env.update(extra or {})
     return env
+
+
+_EMISSION_POLICY = [
+    {"scope": {}, "controls": {"include_source_code": False, "include_full_task_info": False}, "locked": True}
+]
+
+
+def openlineage_env(home: Path) -> dict[str, str]:
+    """OpenLineage on, into ``<home>/openlineage.jsonl`` (one event a line), namespace ``family-hub``."""
+    transport = {"type": "file", "log_file_path": str(home / "openlineage.jsonl"), "append": True}
+    return {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "family-hub",
+        # Events leave the hub: no task source code, only the curated task attributes (counts come from our
+        # own facet, see hub/openlineage_support.py).
+        "AIRFLOW__OPENLINEAGE__EMISSION_POLICY": json.dumps(_EMISSION_POLICY),
+    }
 
 
 def airflow_bin() -> str:

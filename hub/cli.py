@@ -14,9 +14,11 @@ from hub.commands import (
     bench_cmd,
     db,
     demo,
+    lineage_cmd,
     mapping_cmd,
     pull_cmd,
     registry_cmd,
+    runs_cmd,
     sandbox_cmd,
     schemas_cmd,
     validate,
@@ -55,7 +57,11 @@ main.add_command(registry_cmd.reconcile)
 main.add_command(registry_cmd.matching)
 main.add_command(registry_cmd.review)
 main.add_command(registry_cmd.registry)
+main.add_command(runs_cmd.runs)
 main.add_command(sandbox_cmd.sandbox)
 main.add_command(bench_cmd.bench)
 main.add_command(demo.demo)
 main.add_command(demo.airflow)
+main.add_command(lineage_cmd.lineage)
+main.add_command(lineage_cmd.report)
+main.add_command(lineage_cmd.audit)

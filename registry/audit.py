@@ -7,6 +7,7 @@ Details hold ids and counts only — never personal values.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -21,7 +22,15 @@ _LOCK = 0x4855_4202
 
 def actor() -> str:
     """Who is acting: ``HUB_ACTOR`` or the operating-system user."""
-    return os.environ.get("HUB_ACTOR") or os.environ.get("USER") or "unknown"
+    return os.environ.get("HUB_ACTOR") or os.environ.get("USER") or _login() or "unknown"
+
+
+def _login() -> str | None:
+    """The operating-system account when ``USER`` is not set (cron, containers, Airflow workers)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid
+        return None
 
 
 def _row_text(at: str, who: str, action: str, kind: str | None, oid: str | None, details: Any) -> str:

@@ -23,7 +23,7 @@ from connectors.connections import get_connection
 from connectors.errors import ConnectorError, ProtocolViolationError
 from connectors.http import HttpClient, auth_from_connection
 from connectors.push import formats
-from registry import outbox
+from registry import audit, outbox
 from registry.db import connect, database_url
 from registry.runs import finish_run, start_run
 
@@ -133,6 +133,9 @@ def deliver(conn: Conn, source: SourceConfig, stats: PushStats) -> None:
             outbox.mark_delivered(
                 conn, message, {e["source_record_id"]: entry_hash(e) for e in message.entries}
             )
+            sent = {"target": source.code, "message_id": message.message_id,
+                    "idempotency_key": message.idempotency_key, "entries": len(message.entries)}
+            audit.append(conn, "push.delivered", "outbox", str(message.message_id), sent)  # ids, counts only
             stats.delivered += 1
         conn.commit()
 
