@@ -23,7 +23,6 @@ the single authority, so run ``validate`` on what you render. The builder only r
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from uuid import UUID
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs and lxml-stubs is not pinned
 
+from sandbox.formats.xsd_check import safe_parser, validate_document
 from schemas.xsd import egisso_xsd
 
 Version = Literal["1.0.5", "1.0.6"]
@@ -375,32 +375,12 @@ def render_package(package_id: Uuid, facts: Iterable[EgissoFact],
     return buffer.getvalue()
 
 
-def _safe_parser() -> Any:
-    # A fresh parser per call: lxml parsers must not be shared between threads.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False)
-
-
 @cache
 def load_schema(version: Version) -> Any:
     """The compiled ``lxml.etree.XMLSchema`` of 10.06.S ``version`` (cached; imports are local files)."""
-    return etree.XMLSchema(etree.parse(str(egisso_xsd(version)), _safe_parser()))
-
-
-# A schema's error_log lives on the shared cached object: validate one document at a time per process.
-_VALIDATION_LOCK = threading.Lock()
+    return etree.XMLSchema(etree.parse(str(egisso_xsd(version)), safe_parser()))
 
 
 def validate(xml_bytes: bytes, version: Version) -> list[str]:
     """XSD errors of ``xml_bytes`` against 10.06.S ``version`` as ``line N: message`` strings; [] if valid."""
-    schema = load_schema(version)
-    try:
-        document = etree.fromstring(xml_bytes, _safe_parser())
-    except etree.XMLSyntaxError as error:
-        return [f"not well-formed: {error}"]
-    # No real package has one, and unexpanded entity references make libxml2's validator fail internally.
-    if document.getroottree().docinfo.doctype:
-        return ["a DOCTYPE is not allowed in a 10.06.S package"]
-    with _VALIDATION_LOCK:
-        if schema.validate(document):
-            return []
-        return [f"line {e.line}: {e.message}" for e in schema.error_log]
+    return validate_document(load_schema(version), xml_bytes, "a 10.06.S package")

@@ -26,7 +26,6 @@ the writer fills the Russian ``name``/``reason`` labels from them.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +35,7 @@ from typing import Any, Literal, Protocol, Self, TypeAlias
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs and lxml-stubs is not pinned
 
+from sandbox.formats.xsd_check import safe_parser, validate_document
 from schemas.xsd import XSD_DIR
 
 SZN_NS = "urn://region-szn/accompaniment/1.0"
@@ -351,32 +351,12 @@ def render_export(families: Iterable[SznFamily], export_date: dt.datetime, *, sy
     return buffer.getvalue()
 
 
-def _safe_parser() -> Any:
-    # A fresh parser per call (lxml parsers are not thread-safe); no entities, DTDs or network.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False)
-
-
 @cache
 def load_schema() -> Any:
     """The compiled ``lxml.etree.XMLSchema`` of the accompaniment export (cached)."""
-    return etree.XMLSchema(etree.parse(str(XSD_PATH), _safe_parser()))
-
-
-# The schema's error_log lives on the shared cached object: validate one document at a time per process.
-_VALIDATION_LOCK = threading.Lock()
+    return etree.XMLSchema(etree.parse(str(XSD_PATH), safe_parser()))
 
 
 def validate(xml_bytes: bytes) -> list[str]:
     """XSD errors of ``xml_bytes`` as ``line N: message`` strings; [] if valid."""
-    schema = load_schema()
-    try:
-        document = etree.fromstring(xml_bytes, _safe_parser())
-    except etree.XMLSyntaxError as error:
-        return [f"not well-formed: {error}"]
-    if document.getroottree().docinfo.doctype:
-        return ["a DOCTYPE is not allowed in an accompaniment export"]
-    with _VALIDATION_LOCK:
-        if schema.validate(document):
-            return []
-        return [f"line {e.line}: {e.message}" for e in schema.error_log]
+    return validate_document(load_schema(), xml_bytes, "an accompaniment export")

@@ -33,11 +33,11 @@ from sandbox.formats.egisso import (
     EgissoTermination,
     Encoding,
     Version,
-    _safe_parser,
     load_schema,
     render_package,
     validate,
 )
+from sandbox.formats.xsd_check import safe_parser
 from schemas.xsd import XSD_DIR, egisso_xsd
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -291,7 +291,7 @@ def test_validate_reports_malformed_xml_and_never_expands_entities(tmp_path: Pat
         "?>\n", f'?>\n<!DOCTYPE ns:data [<!ENTITY x SYSTEM "{secret.as_uri()}">]>\n', 1).replace(
         PACKAGE_ID, "&x;").encode()
     assert validate(xml, "1.0.6") == ["a DOCTYPE is not allowed in a 10.06.S package"]
-    assert b"TOP-SECRET-MARKER" not in etree.tostring(etree.fromstring(xml, _safe_parser()))
+    assert b"TOP-SECRET-MARKER" not in etree.tostring(etree.fromstring(xml, safe_parser()))
     assert validate(b"<unclosed>", "1.0.6")[0].startswith("not well-formed")
 
 
