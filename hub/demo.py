@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,8 +78,9 @@ def run_demo(say: Say = click.echo) -> dict[str, Any]:
 
 def _fresh_registry(say: Say) -> str:
     url = database_url()
-    if url.endswith(f"/{EMBEDDED_DATABASE}") or f"/{EMBEDDED_DATABASE}?" in url:
-        drop_database(url, EMBEDDED_DATABASE)  # the demo starts from an empty registry every time
+    if not os.environ.get("HUB_DATABASE_URL"):
+        # Only the embedded registry is the demo's own to reset; a configured database is used as it is.
+        drop_database(url, EMBEDDED_DATABASE)
         url = database_url()
     say(f"registry          {redact(url)}")
     return url
