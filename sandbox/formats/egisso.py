@@ -31,11 +31,12 @@ from decimal import Decimal
 from functools import cache
 from io import BytesIO
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeAlias, get_args
+from typing import Any, Literal, Self, TypeAlias, get_args
 from uuid import UUID
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs and lxml-stubs is not pinned
 
+from sandbox.formats.xml_stream import BinaryWritable, emit
 from sandbox.formats.xsd_check import safe_parser, validate_document
 from schemas.xsd import egisso_xsd
 
@@ -71,12 +72,6 @@ _CENT = Decimal("0.01")
 # (Clark tag, text or children): facts are built whole in memory first, so a formatting error never leaves
 # half a fact in the file.
 _Node: TypeAlias = tuple[str, "str | list[_Node]"]
-
-
-class BinaryWritable(Protocol):
-    """Anything with ``write(bytes)``: an open binary file, a socket file, a compressor, BytesIO."""
-
-    def write(self, data: bytes, /) -> object: ...
 
 
 class EgissoOrderError(ValueError):
@@ -310,7 +305,7 @@ class EgissoFileWriter:
         package_ns, root = PACKAGE_NS[self._version], _q(MSG_NS[self._version], "data")
         self._open_elements.enter_context(xf.element(root, nsmap=namespaces(self._version)))
         self._open_elements.enter_context(xf.element(_q(package_ns, "package")))
-        _emit(xf, (_q(package_ns, "packageId"), self._package_id))
+        emit(xf, (_q(package_ns, "packageId"), self._package_id))
         self._open_elements.enter_context(xf.element(_q(package_ns, "elements")))
         self._xf = xf
         return self
@@ -348,17 +343,7 @@ class EgissoFileWriter:
     def _write(self, node: _Node) -> None:
         # One element per line keeps multi-gigabyte drops usable with line tools; the XSD ignores newlines.
         self._xf.write("\n")
-        _emit(self._xf, node)
-
-
-def _emit(xf: Any, node: _Node) -> None:
-    tag, content = node
-    with xf.element(tag):
-        if isinstance(content, str):
-            xf.write(content)
-        else:
-            for child in content:
-                _emit(xf, child)
+        emit(self._xf, node)
 
 
 def render_package(package_id: Uuid, facts: Iterable[EgissoFact],

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeAlias
+from typing import Any, Literal, Self, TypeAlias
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs and lxml-stubs is not pinned
 
+from sandbox.formats.xml_stream import BinaryWritable, emit
 from sandbox.formats.xsd_check import safe_parser, validate_document
 from schemas.xsd import XSD_DIR
 
@@ -79,12 +80,6 @@ FamilyStatus = Literal["active", "closed"]
 # (tag, attributes, text or children): a family is built whole before it is written, so a formatting
 # error never leaves half a family in the file.
 _Node: TypeAlias = tuple[str, dict[str, str], "str | list[_Node]"]
-
-
-class BinaryWritable(Protocol):
-    """Anything with ``write(bytes)``."""
-
-    def write(self, data: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -329,17 +324,7 @@ class SznExportWriter:
             raise RuntimeError("SznExportWriter is written to only inside its `with` block")
         node = family_node(family)
         self._xf.write("\n")
-        _emit(self._xf, node)
-
-
-def _emit(xf: Any, node: _Node) -> None:
-    tag, attrs, content = node
-    with xf.element(tag, attrs):
-        if isinstance(content, str):
-            xf.write(content)
-        else:
-            for child in content:
-                _emit(xf, child)
+        emit(self._xf, node)
 
 
 def render_export(families: Iterable[SznFamily], export_date: dt.datetime, *, system: str = SYSTEM) -> bytes:
