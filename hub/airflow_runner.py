@@ -39,11 +39,6 @@ def run_dag(spec: str) -> tuple[str, str, float]:
     return dag.dag_id, str(getattr(dag_run, "state", "unknown")), time.monotonic() - started
 
 
-def run_dag_file(path: Path, dag_attr: str = "dag") -> str:
-    """Run one DAG and return its final state (kept for callers of the single-DAG form)."""
-    return run_dag(f"{path}:{dag_attr}")[1]
-
-
 def main(argv: list[str]) -> int:
     if not argv:
         print("usage: python -m hub.airflow_runner DAG_FILE[:ATTR] ...", file=sys.stderr)

@@ -21,7 +21,7 @@ from matching.config import MatchingConfig
 from matching.features import person_features
 from matching.model import score
 from matching.rules import rule_edges
-from matching.store import Conn, StagedRow, record_key, split_key
+from matching.store import Conn, StagedRow, split_key
 from matching.survivorship import golden_person, load_policy
 from schemas import Person
 
@@ -449,7 +449,3 @@ def _save_golden(
             page_size=2000,
             template="(%s, %s, %s, %s::jsonb, %s::jsonb, %s)",
         )
-
-
-def record_keys(source: str, sids: list[str]) -> list[str]:
-    return [record_key(source, s) for s in sids]
