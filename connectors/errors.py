@@ -9,13 +9,19 @@ Hierarchy::
     ├── FatalResponseError         4xx other than 429: fails at once with the URL and status (no body)
     │   └── AuthenticationError    401 / 403
     ├── ProtocolViolationError     the agency answered something that breaks its protocol
+    │   ├── OriginViolationError   a link or redirect to an origin the connection is not pinned to
+    │   ├── SoapFaultError         a SOAP Fault (its code and string)
+    │   └── HostileBodyError       a body refused unread or half-read (decompression bomb, oversize)
+    ├── UnknownSourceError         a source code that is not configured
     └── QualityGateError           too many quarantined records in a pull (what arrived stays staged)
 """
 
 from __future__ import annotations
 
+from schemas.errors import HubError
 
-class ConnectorError(Exception):
+
+class ConnectorError(HubError):
     """Base of every error raised by the connectors package."""
 
 
@@ -48,7 +54,39 @@ class AuthenticationError(FatalResponseError):
 
 
 class ProtocolViolationError(ConnectorError):
-    """The answer breaks the agency's protocol (a page without its envelope, a SOAP fault, …)."""
+    """The answer breaks the agency's protocol (a page without its envelope, two SOAP Bodies, …).
+
+    ``body`` holds the offending bytes as sent (bounded) when there are any, for the quarantine row.
+    """
+
+    def __init__(
+        self, message: str, body: bytes = b"", content_type: str = "application/octet-stream"
+    ) -> None:
+        super().__init__(message)
+        self.body, self.content_type = body, content_type
+
+
+class OriginViolationError(ProtocolViolationError):
+    """A link, cursor or redirect points to an origin the connection is not pinned to (never followed)."""
+
+
+class SoapFaultError(ProtocolViolationError):
+    """The agency answered a SOAP Fault; ``code`` is its faultcode (local name), ``text`` its faultstring."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(f"SOAP fault {code}: {text[:200]}")
+        self.code, self.text = code, text
+
+
+class HostileBodyError(ProtocolViolationError):
+    """A body refused before it was fully read: it inflates past the ratio or size cap, or is too big.
+
+    ``body`` holds what was read of it as sent (compressed), bounded.
+    """
+
+
+class UnknownSourceError(ConnectorError):
+    """A source code that ``config/sources.yaml`` does not configure."""
 
 
 class QualityGateError(ConnectorError):

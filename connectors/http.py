@@ -1,4 +1,16 @@
-"""The one HTTP base every REST/SOAP connector uses: auth, timeouts, and failures sorted in two.
+"""The one HTTP base every REST/SOAP connector uses: a pinned origin, auth, timeouts, failures sorted in two.
+
+**Origin pinning.** A client talks to one origin — the connection's scheme, host and port — plus the
+extra origins its connection allows (``extra.allowed_origins``, for agencies that really page across
+hosts). Every URL it is asked for (pages, ``next`` links, cursors, the OAuth2 token endpoint) is checked
+before anything is sent; redirects are never followed by ``requests``: a same-origin redirect is checked
+and followed here (credentials re-added, at most ``MAX_REDIRECTS``), a cross-origin one fails the request
+with ``OriginViolationError`` naming both origins and nothing — least of all a credential — is sent there.
+Proxies and ``.netrc`` from the environment are ignored (``trust_env`` off): credentials go to their
+origin only.
+
+**Bodies** are read in a stream and inflated by ``connectors.inflate`` with a size and ratio cap checked
+before memory grows (``HostileBodyError``).
 
 Retriable (``TransportError``): 429, 5xx, timeouts, connection errors, truncated bodies — retried with
 exponential backoff and jitter (tenacity), waiting at least what ``Retry-After`` asks. Fatal
@@ -17,6 +29,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
@@ -25,11 +38,18 @@ from connectors.errors import (
     AuthenticationError,
     ConnectionConfigError,
     FatalResponseError,
+    HostileBodyError,
+    OriginViolationError,
     RateLimitedError,
     TransportError,
 )
+from connectors.inflate import inflate_all
 
 log = logging.getLogger("hub.connectors.http")
+MAX_REDIRECTS = 5
+BODY_LIMIT = 256 << 20
+"""No answer is read past this many (inflated) bytes: a JSON page is parsed whole."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -124,6 +144,12 @@ def auth_from_connection(conn: Connection) -> Auth | None:
     raise ConnectionConfigError(f"connection {conn.conn_id!r}: unknown auth {kind!r}")
 
 
+def client_for(conn: Connection, **options: Any) -> HttpClient:
+    """The HTTP client of a connection: its base URL and auth, pinned to its origin and allowed_origins."""
+    auth = auth_from_connection(conn)
+    return HttpClient(conn.base_url, auth, extra_origins=allowed_origins(conn), **options)
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or an HTTP date)."""
     if not value:
@@ -133,6 +159,24 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         parsed = email.utils.parsedate_to_datetime(value)
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, lower-cased, with the default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def allowed_origins(conn: Connection) -> list[str]:
+    """Extra origins a connection allows (``extra.allowed_origins``: a list or a comma-separated string)."""
+    extra = conn.extra.get("allowed_origins") or []
+    items = [x.strip() for x in extra.split(",")] if isinstance(extra, str) else list(extra)
+    return [origin(str(x)) for x in items if str(x).strip()]
 
 
 def validate_response(resp: requests.Response, url: str) -> None:
@@ -150,7 +194,10 @@ def validate_response(resp: requests.Response, url: str) -> None:
 
 
 class HttpClient:
-    """A requests session with auth, timeouts and the retry policy; counts the retries it made."""
+    """A requests session pinned to one origin, with auth, timeouts and the retry policy.
+
+    ``retries`` counts the retries it made; ``on_retry`` (if given) hears of each as it happens.
+    """
 
     def __init__(
         self,
@@ -162,15 +209,40 @@ class HttpClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        extra_origins: list[str] | tuple[str, ...] = (),
+        body_limit: int = BODY_LIMIT,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url, self.auth, self.timeout = base_url.rstrip("/") + "/", auth, timeout
-        self.max_attempts = max_attempts
+        self.origin = origin(self.base_url)
+        self.origins = {self.origin, *(origin(o) for o in extra_origins)}
+        self.max_attempts, self.body_limit, self.on_retry = max_attempts, body_limit, on_retry
         self.backoff = wait_exponential_jitter(multiplier=backoff_initial, max=backoff_max)
         self.sleep, self.retries = sleep, 0
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy or .netrc credentials from the environment
+
+    def resolve(self, path_or_url: str) -> str:
+        """``path_or_url`` resolved against the base URL (not checked: see ``url``)."""
+        return urljoin(self.base_url, path_or_url)
 
     def url(self, path_or_url: str) -> str:
-        return urljoin(self.base_url, path_or_url)
+        """``path_or_url`` resolved against the base; ``OriginViolationError`` off the pinned origins."""
+        url = self.resolve(path_or_url)
+        self.check_origin(url)
+        return url
+
+    def check_origin(self, url: str, why: str = "request") -> None:
+        """Refuse ``url`` unless it is on one of the origins this client is pinned to."""
+        if urlsplit(url).scheme.lower() not in _DEFAULT_PORTS:
+            raise OriginViolationError(f"{why} to a non-HTTP URL refused (pinned to {self.origin})")
+        target = origin(url)
+        if target not in self.origins:
+            others = sorted(self.origins - {self.origin})
+            also = f" (and {', '.join(others)})" if others else ""
+            raise OriginViolationError(
+                f"{why} to {target} refused: the connection is pinned to {self.origin}{also}"
+            )
 
     def request(self, method: str, path_or_url: str, *, authenticate: bool = True, **kwargs: Any) -> Response:
         """Send with retries; return the fully read response or raise a ConnectorError."""
@@ -192,20 +264,62 @@ class HttpClient:
         return self.request("POST", path_or_url, **kwargs)
 
     def _once(self, method: str, url: str, authenticate: bool, kwargs: dict[str, Any]) -> Response:
-        headers = dict(kwargs.get("headers") or {})
+        """One attempt: the request, then same-origin redirects checked hop by hop."""
+        rest = {k: v for k, v in kwargs.items() if k != "headers"}
+        for _hop in range(MAX_REDIRECTS + 1):
+            resp = self._send(method, url, authenticate, kwargs.get("headers"), rest)
+            location = resp.headers.get("Location") if resp.is_redirect else None
+            if location is None:
+                return self._read(resp, _shown(url, rest.get("params")))
+            resp.close()
+            target = urljoin(resp.url or url, location)
+            try:
+                self.check_origin(target, f"redirect from {_shown(url, None)}")
+            except OriginViolationError as exc:  # the hostile input is the answer's head: keep it
+                exc.body = f"HTTP {resp.status_code}\r\nLocation: {location[:2048]}\r\n".encode()
+                exc.content_type = "message/http"
+                raise
+            if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
+                method, rest = "GET", {k: v for k, v in rest.items() if k not in ("data", "json", "files")}
+            rest.pop("params", None)  # the Location carries its own query
+            url = target
+        raise TransportError(f"more than {MAX_REDIRECTS} redirects from {_shown(url, None)}")
+
+    def _send(self, method: str, url: str, authenticate: bool, extra_headers: Any,
+              rest: dict[str, Any]) -> requests.Response:
+        self.check_origin(url)
+        headers = {"Accept-Encoding": "gzip, deflate", **dict(extra_headers or {})}
         if authenticate and self.auth is not None:
             headers.update(self.auth.headers(self))
-        rest = {k: v for k, v in kwargs.items() if k != "headers"}
-        shown = _shown(url, kwargs.get("params"))
+        shown = _shown(url, rest.get("params"))
         try:
-            resp = self.session.request(method, url, headers=headers, timeout=self.timeout, **rest)
-            validate_response(resp, shown)
-            body = resp.content  # a truncated body raises here (ChunkedEncodingError)
+            resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
+                                        allow_redirects=False, stream=True, **rest)
         except requests.Timeout as exc:
             raise TransportError(f"timeout from {shown}") from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        except requests.ConnectionError as exc:
             raise TransportError(f"connection broken talking to {shown}: {type(exc).__name__}") from exc
         log.debug("%s %s → %s", method, shown, resp.status_code)
+        try:
+            validate_response(resp, shown)
+        except Exception:
+            resp.close()
+            raise
+        return resp
+
+    def _read(self, resp: requests.Response, shown: str) -> Response:
+        """The body as sent, inflated within the caps; a truncated body is a retriable failure."""
+        try:
+            chunks = resp.raw.stream(64 << 10, decode_content=False)
+            body = inflate_all(chunks, resp.headers.get("Content-Encoding", ""), self.body_limit,
+                               f"answer from {shown}")
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            raise TransportError(f"connection broken reading {shown}: {type(exc).__name__}") from exc
+        except HostileBodyError as exc:
+            exc.content_type = _content_type(resp)
+            raise
+        finally:
+            resp.close()
         return Response(resp.url, resp.status_code, dict(resp.headers), body)
 
     def _wait(self, state: RetryCallState) -> float:
@@ -216,7 +330,17 @@ class HttpClient:
     def _count(self, state: RetryCallState) -> None:
         self.retries += 1
         exc = state.outcome.exception() if state.outcome else None
-        log.info("retrying after: %s", exc)
+        message = f"attempt {state.attempt_number} of {self.max_attempts} failed ({exc}); retrying"
+        log.warning("%s", message)
+        if self.on_retry is not None:
+            self.on_retry(message)
+
+
+def _content_type(resp: requests.Response) -> str:
+    """The answer's media type, with its content encoding when the bytes kept are compressed."""
+    media = (resp.headers.get("Content-Type") or "application/octet-stream").split(";")[0].strip()[:100]
+    encoding = (resp.headers.get("Content-Encoding") or "").strip().lower()[:20]
+    return f"{media}; content-encoding={encoding}" if encoding and encoding != "identity" else media
 
 
 def _shown(url: str, params: Any) -> str:

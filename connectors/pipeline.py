@@ -16,15 +16,16 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg2
 
 from connectors.base import Connector, Payload
 from connectors.config import SourceConfig, load_sources
 from connectors.connections import get_connection
-from connectors.errors import ConnectorError, QualityGateError
-from connectors.http import HttpClient, auth_from_connection
+from connectors.errors import ConnectionConfigError, ConnectorError, HostileBodyError, QualityGateError
+from connectors.http import client_for
+from connectors.inflate import GZIP_MAGIC, InflatingReader
 from mapper import Mapping, load_mapping
 from mapper.readers import PayloadFailure, SourceRecord, read_json, read_xml
 from mapper.sample import schema_lookup
@@ -38,6 +39,8 @@ STAGE_BATCH = 1000
 QUARANTINE_RAW_LIMIT = 16 << 20
 JSON_LIMIT = 256 << 20
 """A JSON page is parsed whole (about ten times its size in memory): bigger ones are refused, not read."""
+INFLATE_LIMIT = 16 << 30
+"""A compressed XML file is streamed: this caps what it may inflate to (the ratio cap bites far earlier)."""
 _ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,7 +63,9 @@ class PullStats:
     unchanged: int = 0
     deleted: int = 0
     quarantined: int = 0
+    payloads_quarantined: int = 0
     ignored: int = 0
+    refused: int = 0
     retries: int = 0
     seconds: float = 0.0
     by_kind: dict[str, int] = field(default_factory=dict)
@@ -68,6 +73,7 @@ class PullStats:
 
     @property
     def quarantine_rate(self) -> float:
+        """Quarantine rows (records and refused payloads) per record read: the quality gate's measure."""
         return self.quarantined / max(1, self.records)
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,14 +89,12 @@ def build_connector(source: SourceConfig) -> Connector:
 
     conn, opts = get_connection(source.connection_id), source.options
     if source.connector == "file_drop":
-        return FileDropConnector(
-            Path(conn.extra.get("path") or conn.schema or "."),
-            opts.get("patterns"),
-            opts.get("after", "keep"),
-        )
-    client = HttpClient(
-        conn.base_url,
-        auth_from_connection(conn),
+        folder = conn.extra.get("path") or conn.schema
+        if not folder:
+            raise ConnectionConfigError(f"connection {conn.conn_id!r} names no drop folder (extra.path)")
+        return FileDropConnector(Path(folder), opts.get("patterns"), opts.get("after", "keep"))
+    client = client_for(
+        conn,
         max_attempts=int(opts.get("max_attempts", 6)),
         backoff_initial=float(opts.get("backoff_initial", 0.5)),
     )
@@ -182,18 +186,31 @@ class Puller:
     def _finish(self, stats: PullStats, started: float, status: str, error: str | None) -> None:
         stats.seconds = round(time.monotonic() - started, 3)
         stats.retries = self.connector.retries
+        stats.refused = len(getattr(self.connector, "refused", []))
         with connect(self.url) as conn:
             finish_run(conn, stats.run_id, status, stats.as_dict(), error)
 
     def _payload(self, payload: Payload, stats: PullStats) -> None:
-        with connect(self.url) as conn:
-            self.stage_payload(conn, payload, stats)
-            if payload.cursor is not None:
-                staging.set_cursor(conn, self.source.code, *payload.cursor, stats.run_id)
-                stats.cursors[payload.cursor[0]] = payload.cursor[1]
+        try:
+            self._commit_payload(payload, stats)
+        except staging.PayloadChangedError:  # the agency rewrote the file in place: next night, whole
+            log.warning("%s: %s changed while it was read; left for the next pull", self.source.code,
+                        payload.position.get("file", "a payload"))
+            getattr(self.connector, "refused", []).append((str(payload.position.get("file")), "changed"))
+            return
         stats.payloads += 1
         if payload.after_commit is not None:
             payload.after_commit()
+
+    def _commit_payload(self, payload: Payload, stats: PullStats) -> None:
+        with connect(self.url) as conn:
+            if payload.failure is not None:
+                self._refuse_payload(conn, payload, stats)
+            else:
+                self.stage_payload(conn, payload, stats)
+            if payload.cursor is not None:
+                staging.set_cursor(conn, self.source.code, *payload.cursor, stats.run_id)
+                stats.cursors[payload.cursor[0]] = payload.cursor[1]
 
     def stage_payload(self, conn: Any, payload: Payload, stats: PullStats, *, replay: bool = False) -> int:
         """Store ``payload`` (once per sha256) and stage its records in ``conn``'s transaction; its id.
@@ -209,9 +226,21 @@ class Puller:
             self._stage(conn, payload, payload_id, stats, mark=not replay)
         return payload_id
 
+    def _refuse_payload(self, conn: Any, payload: Payload, stats: PullStats) -> None:
+        """Keep the bytes of a payload that broke the protocol and quarantine it as a whole."""
+        assert payload.failure is not None
+        code, reason = payload.failure
+        data = payload.data or b""
+        payload_id, _ = staging.store_payload(
+            conn, self.source.code, data, payload.position, payload.content_type, stats.run_id
+        )
+        self._quarantine(conn, payload_id, code, reason, data[:QUARANTINE_RAW_LIMIT], payload.position, None,
+                         stats)
+        stats.payloads_quarantined += 1
+
     def _store(self, conn: Any, payload: Payload, run_id: int) -> tuple[int, bool]:
-        if payload.path is not None:
-            with payload.path.open("rb") as stream:
+        if payload.data is None:
+            with _raw_stream(payload) as stream:
                 return staging.store_payload_stream(
                     conn,
                     self.source.code,
@@ -253,13 +282,20 @@ class Puller:
         return staging.delete_records(conn, self.source.code, deletions)
 
     def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure]:
+        try:
+            stream = _content_stream(payload)
+        except HostileBodyError as exc:
+            return iter([PayloadFailure("hostile_input", str(exc))])
         if self.mapping.format == "json":
-            data = payload.data if payload.data is not None else _head(payload.path, JSON_LIMIT + 1)
+            try:
+                with stream:
+                    data = stream.read(JSON_LIMIT + 1)
+            except HostileBodyError as exc:
+                return iter([PayloadFailure("hostile_input", str(exc))])
             if len(data) > JSON_LIMIT:
                 return iter([PayloadFailure(
                     "hostile_input", f"JSON payload over the {JSON_LIMIT >> 20} MiB limit (refused unread)")])
             return read_json(data, self.mapping)
-        stream = payload.path.open("rb") if payload.path is not None else io.BytesIO(payload.data or b"")
         return _closing(read_xml(stream, self.mapping, self.schema_for, self.strict), stream)
 
     def _accept(
@@ -335,7 +371,7 @@ class Puller:
     def _quarantine_payload(
         self, conn: Any, payload: Payload, payload_id: int, failure: PayloadFailure, stats: PullStats
     ) -> None:
-        raw = payload.data if payload.data is not None else _head(payload.path)
+        raw = payload.data if payload.data is not None else _head(payload)
         position = {**payload.position, **failure.position}
         self._quarantine(
             conn,
@@ -347,13 +383,31 @@ class Puller:
             None,
             stats,
         )
+        stats.payloads_quarantined += 1
 
 
-def _head(path: Path | None, limit: int | None = QUARANTINE_RAW_LIMIT) -> bytes:
-    if path is None:
-        return b""
-    with path.open("rb") as fh:
-        return fh.read(limit) if limit is not None else fh.read()
+def _raw_stream(payload: Payload) -> IO[bytes]:
+    """The payload's bytes as sent (compressed if it was), from the start."""
+    if payload.open is not None:
+        return payload.open()
+    if payload.path is not None:
+        return payload.path.open("rb")
+    return io.BytesIO(payload.data or b"")
+
+
+def _content_stream(payload: Payload) -> IO[bytes]:
+    """The payload's content: inflated within the caps when it was sent compressed (``.gz``)."""
+    stream = _raw_stream(payload)
+    head = payload.data[:2] if payload.data is not None else getattr(stream, "peek", lambda n: b"")(2)[:2]
+    if payload.meta.get("compression") == "gzip" or head == GZIP_MAGIC:
+        limit = JSON_LIMIT if payload.content_type.endswith("json") else INFLATE_LIMIT
+        return InflatingReader(stream, limit, "compressed file")  # type: ignore[return-value]
+    return stream
+
+
+def _head(payload: Payload, limit: int = QUARANTINE_RAW_LIMIT) -> bytes:
+    with _raw_stream(payload) as fh:
+        return fh.read(limit)
 
 
 def safe_error(exc: BaseException) -> str:
@@ -399,6 +453,8 @@ def _closing(
 ) -> Iterator[SourceRecord | PayloadFailure]:
     try:
         yield from items
+    except HostileBodyError as exc:  # a compressed file over its caps: the records before it are kept
+        yield PayloadFailure("hostile_input", str(exc))
     finally:
         stream.close()
 

@@ -28,6 +28,7 @@ from airflow.providers.standard.decorators.python import _PythonDecoratedOperato
 from openlineage.client.facet_v2 import RunFacet
 
 from hub.dag_support import ASSET_SCHEME
+from schemas.errors import HubError
 
 AGENCY_NAMESPACE = f"{ASSET_SCHEME}://agency"
 STAGING_NAMESPACE = f"{ASSET_SCHEME}://staging"
@@ -165,7 +166,7 @@ def lineage_of(spec: TaskLineage, result: Any) -> Any:
     )
 
 
-class HubTaskError(Exception):
+class HubTaskError(HubError):
     """A hub task failed unexpectedly; the message names the class, the place and SQLSTATE — never data."""
 
 

@@ -11,8 +11,10 @@ Hierarchy::
 
 from __future__ import annotations
 
+from schemas.errors import HubError
 
-class MapperError(Exception):
+
+class MapperError(HubError):
     """Base of every error raised by the mapper package."""
 
 

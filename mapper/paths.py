@@ -14,13 +14,15 @@ import jmespath
 import jmespath.exceptions
 from lxml import etree  # type: ignore[import-untyped]
 
+from mapper.errors import MapperError
+
 Binding = tuple[tuple[str, str], ...]
 # Plain dotted field names are most paths in a mapping; reading them directly is ~5x faster than
 # JMESPath, whose interpreter is rebuilt on every search.
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-class PathSyntaxError(ValueError):
+class PathSyntaxError(MapperError, ValueError):
     """A path in a mapping does not compile."""
 
 

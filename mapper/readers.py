@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from mapper import strict_json
 from mapper.engine import CompiledRecord, Mapping, RecordResult
 from mapper.errors import RecordMappingError
 from mapper.paths import Binding, bind_namespaces
@@ -84,9 +85,14 @@ class RecordParseError(RecordMappingError):
 
 
 def read_json(payload: bytes, mapping: Mapping) -> Iterator[SourceRecord | PayloadFailure]:
-    """The records of a JSON page for every record spec of ``mapping``."""
+    """The records of a JSON page for every record spec of ``mapping``.
+
+    Decoded strictly (``mapper.strict_json``): a record holding a flaw (a 5,000-digit or overflowing
+    number, NaN, a duplicate key, nesting past the record limit) is refused on its own with the reason;
+    a flaw in the page's envelope, outside every record, refuses the page.
+    """
     try:
-        doc = json.loads(payload)
+        decoded = strict_json.loads(payload)
     except RecursionError:  # the C decoder recurses once per level: a hostile page must not escape as a crash
         yield PayloadFailure("parse_error", "not valid JSON: nested too deeply (RecursionError)")
         return
@@ -94,23 +100,30 @@ def read_json(payload: bytes, mapping: Mapping) -> Iterator[SourceRecord | Paylo
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         yield PayloadFailure("parse_error", f"not valid JSON{where}: {type(exc).__name__}")
         return
+    doc = decoded.doc
     selectors = list(dict.fromkeys(s for r in mapping.records for s in r.spec.selectors))
     misfits = [s for s in selectors if not fits_selector(doc, s)]
     if misfits:  # all or nothing: a page of another shape must not pass for an empty (or partial) page
         yield PayloadFailure("parse_error",
                              f"page does not have the shape the mapping expects: {', '.join(misfits)}")
         return
-    for selector in selectors:
-        specs = mapping.specs_for(selector)
-        for node, pointer in walk_json(doc, selector):
-            yield _map(specs, node, pointer, (), partial(_json_bytes, node))
+    found = [(sel, node, pointer) for sel in selectors for node, pointer in walk_json(doc, sel)]
+    if decoded.flawed:
+        envelope = strict_json.flaws_in(doc, skip={id(node) for _, node, _ in found}, max_depth=None)
+        if envelope:
+            yield PayloadFailure("hostile_input", f"the page itself is flawed: {'; '.join(envelope[:5])}")
+            return
+    for selector, node, pointer in found:
+        flaws = strict_json.flaws_in(node, pointer=pointer)
+        if flaws:
+            error = HostileRecordError(f"flawed JSON: {'; '.join(flaws[:5])}")
+            yield SourceRecord(pointer, strict_json.dumps_as_sent(node), RecordResult(selector, error=error))
+            continue
+        yield _map(mapping.specs_for(selector), node, pointer, (), partial(_json_bytes, node))
 
 
 def _json_bytes(node: Any) -> bytes:
-    try:
-        return json.dumps(node, ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate (\ud800) has no UTF-8 form: keep it escaped, as sent
-        return json.dumps(node).encode()
+    return strict_json.dumps_as_sent(node)
 
 
 def _steps(selector: str) -> Iterator[tuple[str, bool]]:

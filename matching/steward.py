@@ -9,14 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from matching import store
+from matching.errors import StewardError
 from matching.persons import refresh_golden
 from matching.store import Conn
 from registry import audit
 from registry.runs import finish_run, start_run
-
-
-class StewardError(Exception):
-    """A steward action that cannot be done (unknown item, already decided, record not in that person)."""
 
 
 def list_reviews(conn: Conn, status: str = "open", limit: int = 50) -> list[dict[str, Any]]:

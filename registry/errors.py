@@ -10,8 +10,10 @@ Hierarchy::
 
 from __future__ import annotations
 
+from schemas.errors import HubError
 
-class RegistryError(Exception):
+
+class RegistryError(HubError):
     """Base of every error raised by the registry package."""
 
 

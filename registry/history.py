@@ -14,12 +14,14 @@ from typing import Any
 
 import psycopg2.extensions
 
+from registry.errors import RegistryError
+
 Conn = psycopg2.extensions.connection
 NOW = "infinity"
 _TABLES = {"person": "registry_person", "family": "registry_family"}
 
 
-class LineageError(Exception):
+class LineageError(RegistryError):
     """A lineage question that cannot be answered (unknown id, bad date); the message names no value."""
 
 

@@ -19,6 +19,7 @@ import psycopg2.extensions
 import zstandard
 from psycopg2.extras import execute_values
 
+from registry.errors import RegistryError
 from schemas import CanonicalModel
 from schemas.base import has_unstorable
 
@@ -29,7 +30,11 @@ _ZSTD = zstandard.ZstdCompressor(level=3)
 UNSTORABLE = "holds a NUL character or an unpaired surrogate, which PostgreSQL cannot store"
 
 
-class UnstorableRecordError(ValueError):
+class PayloadChangedError(RegistryError):
+    """A streamed payload's bytes differ from the sha256 it was announced with (a file written in place)."""
+
+
+class UnstorableRecordError(RegistryError, ValueError):
     """A record holds a string PostgreSQL cannot store (NUL, lone surrogate); the message names no value."""
 
 
@@ -110,13 +115,16 @@ def store_payload_stream(
         )
         row = cur.fetchone()
         assert row is not None
-        payload_id, seq, offset = int(row[0]), 0, 0
+        payload_id, seq, offset, check = int(row[0]), 0, 0, hashlib.sha256()
         while block := stream.read(CHUNK_SIZE):
+            check.update(block)
             cur.execute(
                 "INSERT INTO raw_payload_chunk (payload_id, seq, raw_offset, data) VALUES (%s, %s, %s, %s)",
                 (payload_id, seq, offset, _ZSTD.compress(block)),
             )
             seq, offset = seq + 1, offset + len(block)
+        if check.hexdigest() != digest or offset != size:
+            raise PayloadChangedError("the payload changed while it was stored (its sha256 does not match)")
         cur.execute(
             "UPDATE raw_payload SET chunk_count = %s WHERE payload_id = %s", (max(seq, 1), payload_id)
         )
@@ -171,14 +179,18 @@ def _unstorable_in(value: Any, path: str) -> str | None:
 
 
 def content_hash(record: CanonicalModel) -> tuple[str, str]:
-    """(canonical JSON, sha256 of it without the raw pointer): a record moving inside a page is unchanged."""
+    """(canonical JSON, its sha256) — serialised once, without the raw pointer.
+
+    The pointer lives in ``staged_record.raw_pointer``; leaving it out of the content means a record that
+    only moved inside a page is unchanged.
+    """
     return _hashed(record.model_dump(mode="json", exclude_none=True))
 
 
 def _hashed(data: dict[str, Any]) -> tuple[str, str]:
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     data["provenance"].pop("raw_pointer", None)
-    return text, sha256_hex(json.dumps(data, ensure_ascii=False, sort_keys=True).encode())
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return text, sha256_hex(text.encode())
 
 
 @dataclass

@@ -1,17 +1,23 @@
 """FHIR R4 search: ``GET <base>/<Type>?_lastUpdated=gt<watermark>&_count=N``, following ``next`` links.
 
-One watermark per resource type (``<Type>._lastUpdated``), committed with the page that covers it.
+One watermark per resource type (``<Type>._lastUpdated``), committed with the page that covers it. A page
+that breaks the protocol (not a Bundle after retries, a ``next`` link to another origin, a body refused by
+the HTTP base) is handed on as a failed payload — kept and quarantined — and the pull goes on with the next
+resource type: the watermark stays before it, so the next night asks again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from connectors.base import Payload, page_watermark
+from connectors.base import Payload, failed_payload, page_watermark
 from connectors.errors import ProtocolViolationError
 from connectors.fhir.helpers import last_updated, next_link, parse_bundle
 from connectors.fhir.settings import BASE_PATH, PAGE_SIZE, RESOURCES
 from connectors.http import HttpClient
+
+FHIR_JSON = "application/fhir+json"
 
 
 class FhirConnector:
@@ -42,28 +48,43 @@ class FhirConnector:
         if watermark:
             params["_lastUpdated"] = f"gt{watermark}"
         url: str | None = f"{self.base_path}/{resource}"
-        page_no = 0
+        page_no, seen = 0, set()
         while url:
-            body, bundle = self._page(url, params if page_no == 0 else None)
-            page_no += 1
-            url = next_link(bundle)
-            watermark = page_watermark(last_updated(bundle), url is None, watermark)
-            position = {
-                "url": self.client.url(f"{self.base_path}/{resource}"),
-                "page": page_no,
+            position: dict[str, Any] = {
+                "url": self.client.url(f"{self.base_path}/{resource}"), "page": page_no + 1,
                 "resource": resource,
             }
-            yield Payload(
-                position, "application/fhir+json", data=body, cursor=(name, watermark) if watermark else None
-            )
+            try:
+                body, bundle = self._page(url, params if page_no == 0 else None)
+            except ProtocolViolationError as exc:
+                yield failed_payload(position, exc)
+                return
+            page_no += 1
+            url = next_link(bundle)
+            refused: ProtocolViolationError | None = None
+            if url is not None:
+                try:
+                    self.client.check_origin(self.client.resolve(url), "next link")
+                    if url in seen:  # a server that links back would keep the pull going for ever
+                        raise ProtocolViolationError(f"{resource}: next link repeats an earlier page")
+                except ProtocolViolationError as exc:
+                    refused = exc
+                seen.add(url)
+            watermark = page_watermark(last_updated(bundle), url is None, watermark)
+            yield Payload(position, FHIR_JSON, data=body, cursor=(name, watermark) if watermark else None)
+            if refused is not None:
+                refused.body, refused.content_type = (url or "").encode()[:2048], "text/uri-list"
+                yield failed_payload({**position, "link": "next"}, refused)
+                return
 
-    def _page(self, url: str, params: dict[str, str] | None) -> tuple[bytes, dict]:  # type: ignore[type-arg]
+    def _page(self, url: str, params: dict[str, str] | None) -> tuple[bytes, dict[str, Any]]:
         for attempt in range(3):
             response = self.client.get(url, params=params)
             try:
                 return response.body, parse_bundle(response.body, url)
-            except ProtocolViolationError:
+            except ProtocolViolationError as exc:
                 if attempt == 2:
+                    exc.body, exc.content_type = response.body, FHIR_JSON
                     raise
                 self.client.retries += 1
         raise AssertionError("unreachable")

@@ -1,18 +1,35 @@
 """File drop: the agency puts files in a folder; each file is processed once, by content hash.
 
-The connection's ``extra.path`` names the folder. A file whose sha256 the registry has already processed is
-skipped (that is the mark); with ``options.after: move`` it is also moved to ``processed/`` after commit.
+The connection's ``extra.path`` names the folder. Only regular files inside it are read (``helpers``:
+no symbolic links, devices, FIFOs or hard links; each open re-checked against the listing); a refused
+entry is logged by name, counted in the pull's ``refused`` and never read. A file whose sha256 the
+registry has already processed is skipped (that is the mark); with ``options.after: move`` it is also
+moved to ``processed/`` after commit. ``.gz`` files are inflated in a stream within the caps of
+``connectors.inflate``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import logging
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from connectors.base import Payload
-from connectors.file_drop.helpers import candidate_files, file_sha256
+from connectors.file_drop.helpers import DropFolder, Entry, RefusedEntryError, check_patterns, file_sha256
 from connectors.file_drop.settings import PATTERNS
+
+log = logging.getLogger("hub.connectors.file_drop")
+_TYPES = {".json": "application/json", ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson",
+          ".csv": "text/csv", ".xml": "application/xml"}
+
+
+def content_type_of(name: str) -> str:
+    """The media type a file name stands for (``.gz`` looks at the name inside)."""
+    stem = name[:-3] if name.lower().endswith(".gz") else name
+    return _TYPES.get(Path(stem).suffix.lower(), "application/xml")
 
 
 class FileDropConnector:
@@ -22,27 +39,62 @@ class FileDropConnector:
 
     def __init__(self, folder: Path, patterns: list[str] | None = None, after: str = "keep") -> None:
         self.folder, self.patterns, self.after = folder, list(patterns or PATTERNS), after
+        check_patterns(self.patterns)
+        self.refused: list[tuple[str, str]] = []
 
     def payloads(self, cursors: dict[str, str]) -> Iterator[Payload]:
-        if not self.folder.is_dir():
-            from connectors.errors import ConnectionConfigError
+        drop = DropFolder(str(self.folder))
+        try:
+            entries, self.refused = drop.scan(self.patterns)
+            for entry in entries:
+                try:
+                    stream = drop.open(entry)
+                except RefusedEntryError as exc:
+                    self.refused.append((entry.name, str(exc).partition(": ")[2]))
+                    continue
+                # One descriptor for the payload's whole life (hash, store, map): a file replaced by
+                # rename meanwhile is still read as it was when hashed.
+                with stream:
+                    yield self._payload(drop, entry, stream)
+        finally:
+            for name, why in self.refused:
+                log.warning("drop folder entry %s refused: %s (not read)", name, why)
+            drop.close()
 
-            raise ConnectionConfigError(f"drop folder {self.folder} does not exist")
-        for path in candidate_files(self.folder, self.patterns):
-            digest, size = file_sha256(path)
-            meta: dict[str, Any] = {"sha256": digest, "size": size}
-            yield Payload(
-                {"file": path.name, "sha256": digest},
-                "application/json" if path.suffix == ".json" else "application/xml",
-                path=path,
-                after_commit=self._mover(path) if self.after == "move" else None,
-                meta=meta,
-            )
+    def _payload(self, drop: DropFolder, entry: Entry, stream: IO[bytes]) -> Payload:
+        digest, size = file_sha256(stream)
+        meta: dict[str, Any] = {"sha256": digest, "size": size}
+        if entry.name.lower().endswith(".gz"):
+            meta["compression"] = "gzip"
+        return Payload(
+            {"file": entry.name, "sha256": digest},
+            content_type_of(entry.name),
+            after_commit=self._mover(drop, entry) if self.after == "move" else None,
+            meta=meta,
+            open=_reopener(stream),
+        )
 
-    def _mover(self, path: Path) -> Any:
-        def move() -> None:
-            target = path.parent / "processed"
-            target.mkdir(exist_ok=True)
-            path.replace(target / path.name)
+    @staticmethod
+    def _mover(drop: DropFolder, entry: Entry) -> Callable[[], None]:
+        return lambda: drop.move_to_processed(entry)
 
-        return move
+
+def _reopener(stream: IO[bytes]) -> Callable[[], IO[bytes]]:
+    """A fresh reader of the same open file from its start, with its own offset (``pread``)."""
+    return lambda: io.BufferedReader(_PositionalReader(stream.fileno()), 1 << 20)
+
+
+class _PositionalReader(io.RawIOBase):
+    """Reads an open descriptor with ``pread`` from its own offset; closing it leaves the descriptor open."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.offset = fd, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.pread(self.fd, len(buffer), self.offset)
+        buffer[: len(data)] = data
+        self.offset += len(data)
+        return len(data)

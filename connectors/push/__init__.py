@@ -21,7 +21,7 @@ import psycopg2.extensions
 from connectors.config import SourceConfig
 from connectors.connections import get_connection
 from connectors.errors import ConnectorError, ProtocolViolationError
-from connectors.http import HttpClient, auth_from_connection
+from connectors.http import client_for
 from connectors.push import formats
 from registry import audit, outbox
 from registry.db import connect, database_url
@@ -148,7 +148,7 @@ class _Sender:
         self.source, self.push = source, source.push
         self.conn = get_connection(source.connection_id)
         self.client = (
-            HttpClient(self.conn.base_url, auth_from_connection(self.conn), max_attempts=3)
+            client_for(self.conn, max_attempts=3)
             if self.push.format != "file_xml"
             else None
         )

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from connectors.errors import ProtocolViolationError
+from mapper import strict_json
 
 
 def parse_page(body: bytes, url: str) -> dict[str, Any]:
-    """A page ``{"data": [...], "next_cursor": ...}``; anything else breaks the protocol."""
+    """A page ``{"data": [...], "next_cursor": ...}``; anything else — or a flawed envelope (a duplicate
+    ``next_cursor``) — breaks the protocol. Flaws inside the records are the mapper's to quarantine."""
     try:
-        page = json.loads(body)
-    except ValueError as exc:
-        raise ProtocolViolationError(f"page from {url} is not JSON") from exc
+        decoded = strict_json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolViolationError(f"page from {url} is not JSON ({type(exc).__name__})") from None
+    page = decoded.doc
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         raise ProtocolViolationError(f"page from {url} has no data list")
+    if decoded.flawed:
+        flaws = strict_json.flaws_in(page, skip={id(r) for r in page["data"]}, max_depth=None)
+        if flaws:
+            raise ProtocolViolationError(f"page from {url} is flawed: {'; '.join(flaws[:3])}")
     return page

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.errors import ProtocolViolationError
+from connectors.errors import ProtocolViolationError, SoapFaultError
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 EXCHANGE = "urn://region-education/smev-exchange/1.0"
@@ -46,9 +46,9 @@ def get_response_request(node_id: str | None, namespace_uri: str | None) -> byte
     return _envelope(request)
 
 
-def ack_request(message_id: str) -> bytes:
+def ack_request(message_id: str, accepted: bool = True) -> bytes:
     request = etree.Element(_X + "AckRequest")
-    target = etree.SubElement(request, _X + "AckTargetMessage", accepted="true")
+    target = etree.SubElement(request, _X + "AckTargetMessage", accepted="true" if accepted else "false")
     target.text = message_id
     return _envelope(request)
 
@@ -62,20 +62,37 @@ def send_request_request(message_id: str, payload: Any) -> bytes:
 
 
 def body_element(raw: bytes) -> Any:
-    """The single element of the SOAP Body; a Fault raises ProtocolViolationError with its code."""
+    """The single element of the SOAP Body; anything else is a ``ProtocolViolationError`` with the bytes.
+
+    The Envelope must hold exactly ``[Header?] Body`` and the Body exactly one element: a second Body (which
+    a lax reader would ignore), extra children or text are refused. A Fault raises with its code.
+    """
     try:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise ProtocolViolationError(f"SOAP answer is not well-formed XML: {type(exc).__name__}") from exc
-    body = root.find(_E + "Body")
-    if root.tag != _E + "Envelope" or body is None or len(body) != 1:
-        raise ProtocolViolationError("SOAP answer has no Envelope/Body with one element")
-    element = body[0]
+        raise _violation(f"SOAP answer is not well-formed XML: {type(exc).__name__}", raw) from None
+    if root.tag != _E + "Envelope":
+        raise _violation("SOAP answer is not an Envelope", raw)
+    children = [c for c in root if isinstance(c.tag, str)]
+    names = [c.tag for c in children]
+    if names.count(_E + "Body") != 1:
+        bodies = names.count(_E + "Body")
+        raise _violation(f"SOAP Envelope has {bodies} Body elements (exactly one expected)", raw)
+    if names not in ([_E + "Body"], [_E + "Header", _E + "Body"]):
+        raise _violation("SOAP Envelope holds something besides one optional Header and one Body", raw)
+    body = children[-1]
+    elements = [c for c in body if isinstance(c.tag, str)]
+    if len(elements) != 1 or (body.text or "").strip() or any((c.tail or "").strip() for c in body):
+        raise _violation(f"SOAP Body holds {len(elements)} elements (exactly one expected)", raw)
+    element = elements[0]
     if element.tag == _E + "Fault":
-        raise ProtocolViolationError(
-            f"SOAP fault {element.findtext('faultcode')}: {(element.findtext('faultstring') or '')[:200]}"
-        )
+        code = (element.findtext("faultcode") or "").strip().rpartition(":")[2] or "(none)"
+        raise SoapFaultError(code[:100], (element.findtext("faultstring") or "").strip())
     return element
+
+
+def _violation(message: str, raw: bytes) -> ProtocolViolationError:
+    return ProtocolViolationError(message, raw[:16 << 20], "text/xml")
 
 
 def read_message(element: Any) -> Message | None:
@@ -86,5 +103,8 @@ def read_message(element: Any) -> Message | None:
     message_id = message.findtext(_X + "MessageID")
     content = message.find(_X + "MessagePrimaryContent")
     if not message_id or content is None or len(content) != 1:
-        raise ProtocolViolationError("GetResponseResponse message lacks MessageID or its content")
+        error = ProtocolViolationError("GetResponseResponse message lacks MessageID or its content",
+                                       etree.tostring(message)[:16 << 20], "text/xml")
+        error.message_id = message_id or None  # type: ignore[attr-defined]
+        raise error
     return Message(message_id, bytes(etree.tostring(content[0], xml_declaration=True, encoding="UTF-8")))

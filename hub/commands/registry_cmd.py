@@ -108,7 +108,8 @@ def _side_by_side(d: dict[str, Any]) -> str:
 
 
 def _decide(review_id: int, accept: bool, as_json: bool) -> None:
-    from matching.steward import StewardError, decide_review
+    from matching.errors import StewardError
+    from matching.steward import decide_review
     from registry.db import connect
 
     try:
@@ -148,7 +149,7 @@ def registry() -> None:
 @json_option
 def unmerge(registry_id: str, source_record: str, as_json: bool) -> None:
     """Take SOURCE:RECORD_ID out of REGISTRY_ID into a new person, and never link them again."""
-    from matching.steward import StewardError
+    from matching.errors import StewardError
     from matching.steward import unmerge as run
     from registry.db import connect
 

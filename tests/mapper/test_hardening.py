@@ -1,7 +1,7 @@
 """Unit tests of the readers' and the canonical model's defences against hostile or broken input.
 
 The end-to-end contract (through the pull pipeline and PostgreSQL) is in
-tests/connectors/test_hostile_inputs.py; these pin the pieces: DOCTYPE detection whatever the encoding, the
+tests/security/test_hostile_inputs.py; these pin the pieces: DOCTYPE detection whatever the encoding, the
 parser's own first error, records before a break, the declared-encoding check, JSON page shapes, unstorable
 strings, free-text limits and the mojibake heuristic (with no false positive on real names).
 """
