@@ -2,7 +2,8 @@
 
 1. **Throughput per source.** One sandbox is generated (or reused with ``--data``); each source is served a
    prefix of whole generation chunks holding at least ``--records`` source records (truth rows), through
-   symlinks in a *view* folder, so one generation serves every source at about the same size. The sandbox
+   symlinks in a *view* folder (copies for the file drop, which reads no links), so one generation serves
+   every source at about the same size. The sandbox
    servers run in a child process (``python -m sandbox.server``, faults 0) so they do not share the GIL
    with the pull being timed. ``Puller(...).run()`` is timed per source into a fresh database; then, in the
    same run, the same payloads are read and mapped without staging (``map_only``) and only parsed
@@ -233,19 +234,24 @@ def make_view(data: Path, view: Path, codes: Iterable[str], target: int) -> dict
                 break
             chosen.append(chunk)
             total.update(per_chunk[chunk])
-        files = _link_chunks(data / AGENCY_FILES[code], view / AGENCY_FILES[code], set(chosen))
+        # the hub's file drop reads regular files only (no links): the drop folder gets copies
+        files = _link_chunks(data / AGENCY_FILES[code], view / AGENCY_FILES[code], set(chosen),
+                             copy=code == "social_protection")
         families = sum(max(0, min(CHUNK, config.families - c * CHUNK)) for c in chosen)
         slices[code] = SourceSlice(len(chosen), families, files, total.total(), dict(sorted(total.items())))
     return slices
 
 
-def _link_chunks(source: Path, target: Path, chunks: set[int]) -> int:
+def _link_chunks(source: Path, target: Path, chunks: set[int], copy: bool = False) -> int:
     target.mkdir(parents=True, exist_ok=True)
     linked = 0
     for path in sorted(source.iterdir()) if source.is_dir() else []:
         match = _CHUNK_OF.search(path.name)
         if match and int(match.group(1)) in chunks and not path.name.startswith("."):
-            (target / path.name).symlink_to(path.resolve())
+            if copy:
+                shutil.copyfile(path, target / path.name)
+            else:
+                (target / path.name).symlink_to(path.resolve())
             linked += 1
     return linked
 

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import psycopg2
-
 from connectors.base import Connector, Payload
 from connectors.config import SourceConfig, load_sources
 from connectors.connections import get_connection
-from connectors.errors import ConnectionConfigError, ConnectorError, HostileBodyError, QualityGateError
+from connectors.errors import (
+    ConnectionConfigError,
+    ConnectorError,
+    HostileBodyError,
+    QualityGateError,
+    UnknownSourceError,
+)
 from connectors.http import client_for
 from connectors.inflate import GZIP_MAGIC, InflatingReader
 from mapper import Mapping, load_mapping
@@ -31,6 +33,7 @@ from mapper.readers import PayloadFailure, SourceRecord, read_json, read_xml
 from mapper.sample import schema_lookup
 from registry import staging
 from registry.db import connect, database_url
+from registry.errors import safe_error
 from registry.runs import ensure_source_system, fail_stale_runs, finish_run, start_run
 from schemas.base import has_unstorable
 
@@ -41,7 +44,6 @@ JSON_LIMIT = 256 << 20
 """A JSON page is parsed whole (about ten times its size in memory): bigger ones are refused, not read."""
 INFLATE_LIMIT = 16 << 30
 """A compressed XML file is streamed: this caps what it may inflate to (the ratio cap bites far earlier)."""
-_ROOT = Path(__file__).resolve().parents[1]
 
 
 class PullFailedError(ConnectorError):
@@ -410,44 +412,6 @@ def _head(payload: Payload, limit: int = QUARANTINE_RAW_LIMIT) -> bytes:
         return fh.read(limit)
 
 
-def safe_error(exc: BaseException) -> str:
-    """A one-line, PII-free description of an unexpected exception, for the run row, logs and Airflow.
-
-    The class, where it was raised in our code and, for a database error, SQLSTATE, the primary message
-    with anything quoted masked (``invalid input syntax for type date: "…"``) and the names of the
-    constraint, table and column; never DETAIL or CONTEXT, which quote values.
-    """
-    text = f"{type(exc).__name__} at {_where(exc)}"
-    if isinstance(exc, psycopg2.Error):
-        text += f": {_database_error(exc)}"
-    return text[:500]
-
-
-def _database_error(exc: psycopg2.Error) -> str:
-    diag = exc.diag
-    primary = re.sub(r'"[^"]*"|\'[^\']*\'', "…", diag.message_primary or "(no message)")
-    objects = (("constraint", diag.constraint_name), ("table", diag.table_name), ("column", diag.column_name))
-    names = [f"{what} {name}" for what, name in objects if name]
-    return "; ".join([f"SQLSTATE {exc.pgcode or '?'}", primary.strip(), *names])
-
-
-def _where(exc: BaseException) -> str:
-    """``file:line in function`` of the innermost frame in the hub's code (else the innermost frame)."""
-    frames = [(f, _in_hub(f.filename)) for f in traceback.extract_tb(exc.__traceback__)]
-    if not frames:
-        return "(unknown)"
-    frame, name = next((f for f in reversed(frames) if f[1] is not None), frames[-1])
-    return f"{name or Path(frame.filename).name}:{frame.lineno} in {frame.name}"
-
-
-def _in_hub(filename: str) -> str | None:
-    """``filename`` relative to the project when it is the hub's own code (not the virtualenv)."""
-    path = Path(filename).resolve()
-    if not path.is_relative_to(_ROOT) or ".venv" in path.parts:
-        return None
-    return str(path.relative_to(_ROOT))
-
-
 def _closing(
     items: Iterator[SourceRecord | PayloadFailure], stream: Any
 ) -> Iterator[SourceRecord | PayloadFailure]:
@@ -463,5 +427,5 @@ def pull(code: str, url: str | None = None, airflow: dict[str, Any] | None = Non
     """Pull the configured source ``code``."""
     sources = load_sources()
     if code not in sources:
-        raise KeyError(f"unknown source {code!r}; configured: {', '.join(sources)}")
+        raise UnknownSourceError(f"unknown source {code!r}; configured: {', '.join(sources)}")
     return Puller(sources[code], url, airflow=airflow).run()

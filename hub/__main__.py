@@ -1,5 +1,5 @@
 """``python -m hub`` is the ``hub`` command."""
 
-from hub.cli import main
+from hub.cli import run
 
-main()
+run()

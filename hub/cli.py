@@ -1,14 +1,19 @@
 """``hub``: the command line of the interagency family data hub.
 
 Every subcommand that reports something takes ``--json``; a failure exits non-zero with a one-line
-``error: …`` on stderr (never a personal value).
+``error: …`` on stderr (never a personal value, a traceback or a Python repr): ``run`` is the entry point
+that makes it so. A ``HubError`` is printed as it is (its messages are written for operators); a usage
+mistake as click words it (exit 2); anything else as its class and place in the hub's code only — its text
+may quote data. ``HUB_DEBUG=1`` re-raises, for developers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
 
 import click
+import psycopg2.errors
 
 from hub.commands import (
     bench_cmd,
@@ -23,20 +28,11 @@ from hub.commands import (
     schemas_cmd,
     validate,
 )
-from registry.errors import RegistryError
+from hub.output import fail
+from schemas.errors import HubError
 
 
-class HubGroup(click.Group):
-    """A click group that turns the hub's own errors into ``error: …`` and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except RegistryError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-@click.group(cls=HubGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="family-hub")
 def main() -> None:
     """Interagency data-exchange hub for the social accompaniment of families with children.
@@ -65,3 +61,40 @@ main.add_command(demo.airflow)
 main.add_command(lineage_cmd.lineage)
 main.add_command(lineage_cmd.report)
 main.add_command(lineage_cmd.audit)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The ``hub`` command: ``main`` with every failure turned into one ``error:`` line and an exit code."""
+    debug = os.environ.get("HUB_DEBUG") == "1"
+    try:
+        main.main(args=argv, prog_name="hub", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        fail(exc.format_message() + hint, exc.exit_code)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except HubError as exc:
+        if debug:
+            raise
+        fail(str(exc), 1)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except psycopg2.errors.UndefinedTable:
+        if debug:
+            raise
+        fail("the registry database has no schema yet: run `hub db upgrade`", 1)
+    except OSError as exc:
+        if debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        fail(f"{type(exc).__name__}: {exc.strerror or 'failed'}{where}", 1)
+    except Exception as exc:
+        if debug:
+            raise
+        from registry.errors import safe_error
+
+        fail(f"unexpected {safe_error(exc)} (HUB_DEBUG=1 shows the traceback)", 1)

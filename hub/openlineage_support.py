@@ -181,7 +181,7 @@ def pii_free(exc: Exception) -> Exception:
 
     if isinstance(exc, ConnectorError) or type(exc).__module__.split(".")[0] == "airflow":
         return exc  # our connectors' messages are written PII-free; Airflow's steer retries and skips
-    from connectors.pipeline import safe_error
+    from registry.errors import safe_error
 
     return HubTaskError(safe_error(exc))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -18,9 +18,17 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) ->
         click.echo(human(data))
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print ``error: message`` to stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+def one_line(text: str) -> str:
+    """The first line of ``text``, for ``error: …`` (multi-line details belong to the report on stdout)."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    return lines[0] + (f" (+{len(lines) - 1} more line(s))" if len(lines) > 1 else "")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line ``error: message`` to stderr and exit with ``code``."""
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
 
 

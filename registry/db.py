@@ -91,6 +91,10 @@ def _connect_raw(url: str) -> psycopg2.extensions.connection:
         # psycopg2's message names host and database but not the password; keep only its first line.
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
         raise DatabaseUnavailableError(f"cannot connect to the registry database: {first_line}") from exc
+    except psycopg2.ProgrammingError:  # "invalid dsn": the message would quote the URL, password included
+        raise DatabaseUnavailableError(
+            "the registry database URL (HUB_DATABASE_URL) is not a valid PostgreSQL URL or key=value string"
+        ) from None
 
 
 @contextmanager

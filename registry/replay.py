@@ -36,10 +36,10 @@ import psycopg2.extensions
 
 from connectors.base import Payload
 from connectors.config import SourceConfig, load_sources
-from connectors.pipeline import Puller, PullStats, safe_error
+from connectors.pipeline import Puller, PullStats
 from registry import staging
 from registry.db import connect, database_url
-from registry.errors import RegistryError
+from registry.errors import RegistryError, safe_error
 from registry.runs import finish_run, start_run
 
 Conn = psycopg2.extensions.connection

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from hub.output import emit, json_option
+from hub.output import emit, fail, json_option
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -30,7 +29,7 @@ def check(file: Path, as_json: bool) -> None:
     except MappingSpecError as exc:
         emit({"file": str(file), "valid": False, "problems": exc.problems}, as_json,
              lambda d: "\n".join(d["problems"]))
-        sys.exit(1)
+        fail(f"{file.name}: invalid mapping ({len(exc.problems)} problem(s))")
     result = {"file": str(file), "valid": True, "mapping": loaded.name, "version": loaded.version,
               "source": loaded.source, "records": [r.name for r in loaded.records]}
     emit(result, as_json, lambda d: f"{d['file']}: valid mapping {d['mapping']} {d['version']}")
@@ -49,8 +48,8 @@ def run(file: Path, sample: Path, as_json: bool) -> None:
     try:
         loaded = load_mapping(file)
     except MappingSpecError as exc:
-        click.echo("\n".join(exc.problems), err=True)
-        sys.exit(1)
+        click.echo("\n".join(exc.problems))
+        fail(f"{file.name}: invalid mapping ({len(exc.problems)} problem(s)); see hub mapping check")
     source = source_for_mapping(loaded.source)
     schema_for = schema_lookup(source.xsd_paths()) if source and source.xsd else None
     strict = source.validation == "strict" if source else True
@@ -63,5 +62,6 @@ def _text(result: dict[str, Any]) -> str:
     lines = [json.dumps(r, ensure_ascii=False) for r in result["records"]]
     lines += [f"deleted {d['kind']} {d['source_record_id']}" for d in result["deletions"]]
     lines += [f"QUARANTINE {q['pointer']}: {q['reason_code']}: {q['reason']}" for q in result["quarantine"]]
-    lines.append(f"# {result['mapping']} {result['version']}: {result['counts']}")
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result["counts"].items())) or "nothing"
+    lines.append(f"# {result['mapping']} {result['version']}: {counts}")
     return "\n".join(lines)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from hub.output import emit, json_option
+from hub.output import emit, fail, json_option
 
 
 @click.command()
@@ -23,18 +22,20 @@ def pull(source: str | None, pull_all: bool, as_json: bool) -> None:
     sources = list(load_sources()) if pull_all else [source] if source else []
     if not sources:
         raise click.UsageError("name a SOURCE or use --all")
-    results, failed = [], False
+    results: list[dict[str, Any]] = []
     for code in sources:
         try:
             results.append(run_pull(code).as_dict())
         except QualityGateError as exc:
             results.append({"source": code, "error": str(exc), "quality_gate": True})
-            failed = True
-        except (ConnectorError, KeyError) as exc:
-            results.append({"source": code, "error": f"{type(exc).__name__}: {exc}"})
-            failed = True
-    emit(results if pull_all else results[0], as_json, _pull_text)
-    sys.exit(1 if failed else 0)
+        except ConnectorError as exc:
+            results.append({"source": code, "error": str(exc), "error_class": type(exc).__name__})
+    failed = [r for r in results if "error" in r]
+    if pull_all or as_json or not failed:
+        emit(results if pull_all else results[0], as_json, _pull_text)
+    if failed:
+        fail(f"{failed[0]['source']}: {failed[0]['error']}" if len(failed) == 1
+             else f"{len(failed)} of {len(results)} sources failed: {', '.join(r['source'] for r in failed)}")
 
 
 def _pull_text(data: Any) -> str:
@@ -101,6 +102,7 @@ def show(quarantine_id: int, raw: bool, as_json: bool) -> None:
 def push_cmd(source: str | None, push_all: bool, as_json: bool) -> None:
     """Queue registry-id crosswalks and status changes for SOURCE (or --all) and deliver them."""
     from connectors.config import load_sources
+    from connectors.errors import UnknownSourceError
     from connectors.push import push as run_push
 
     sources = load_sources()
@@ -110,7 +112,7 @@ def push_cmd(source: str | None, push_all: bool, as_json: bool) -> None:
     results = []
     for code in codes:
         if code not in sources:
-            raise click.ClickException(f"unknown source {code!r}")
+            raise UnknownSourceError(f"unknown source {code!r}; configured: {', '.join(sources)}")
         results.append(run_push(sources[code]).as_dict())
     emit(
         results if push_all else results[0],
@@ -121,4 +123,7 @@ def push_cmd(source: str | None, push_all: bool, as_json: bool) -> None:
             for r in (d if isinstance(d, list) else [d])
         ),
     )
-    sys.exit(1 if any(r["failed"] for r in results) else 0)
+    undelivered = [r for r in results if r["failed"]]
+    if undelivered:
+        fail(f"{sum(r['failed'] for r in undelivered)} message(s) not delivered to "
+             f"{', '.join(r['source'] for r in undelivered)}")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from hub.output import emit, json_option
+from hub.output import emit, fail, json_option
 from schemas import RECORD_MODELS
 
 
@@ -25,7 +24,8 @@ def validate(kind: str, file: Path, as_json: bool) -> None:
     report = validate_file(kind, file)
     result = {"kind": kind, "file": str(file), "valid": report.ok, "errors": report.errors}
     emit(result, as_json, _text)
-    sys.exit(0 if report.ok else 1)
+    if not report.ok:
+        fail(f"{file.name}: not a valid {kind} ({len(report.errors)} error(s))")
 
 
 def _text(result: dict[str, object]) -> str:

@@ -86,7 +86,7 @@ def test_unreachable_database_fails_cleanly(hub_cli: list[str]) -> None:
     env = {"HUB_DATABASE_URL": "postgresql://hub:s3cret@127.0.0.1:1/nowhere"}
     result = _run(hub_cli, "db", "upgrade", env=env)
     assert result.returncode == 1
-    assert result.stderr.startswith("Error: cannot connect to the registry database")
+    assert result.stderr.startswith("error: cannot connect to the registry database")
     assert "Traceback" not in result.stderr
     assert "s3cret" not in result.stderr
 

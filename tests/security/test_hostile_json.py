@@ -1,0 +1,170 @@
+"""Hostile JSON loses one record, never a page or a pull: numbers, constants, duplicate keys, broken pages.
+
+Through the real pipeline: a file drop of several files where one record carries the hostile value must
+stage every other record of every file and quarantine that one record with its reason and its bytes; a
+flaw in a page's envelope refuses that page (kept, quarantined) and the pull goes on; an unparseable REST
+or FHIR page is stored as a raw payload and quarantined as a whole, and the pull goes on with the next
+endpoint or resource type.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from mapper import strict_json
+from tests.security.conftest import MakeSource, Source, http_connection, query
+from tests.security.servers import Answer, ScriptedServer
+
+
+def person(pid: int, **extra: Any) -> dict[str, Any]:
+    return {"id": pid, "last_name": "Петрова", "first_name": "Мария", "birth_date": "2015-03-04",
+            "gender": "F", "updated_at": "2026-11-01T00:00:00+03:00", **extra}
+
+
+def page_bytes(*records: dict[str, Any]) -> bytes:
+    return json.dumps({"data": list(records), "next_cursor": None}, ensure_ascii=False).encode()
+
+
+@pytest.fixture
+def drop(tmp_path: Path, make_source: MakeSource) -> tuple[Source, Path]:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    connection = {"conn_type": "fs", "extra": {"path": str(folder)}}
+    return make_source("file_drop", "mappings/ngo.yaml", connection, options={"patterns": ["*.json"]}), folder
+
+
+def _quarantined_raw(source: Source) -> list[tuple[str, str, bytes]]:
+    rows = query(source.url, "SELECT reason_code, reason, raw_compression, raw_content FROM quarantine "
+                 "WHERE source_code = %s ORDER BY quarantine_id", (source.code,))
+    return [(c, r, zstandard.ZstdDecompressor().decompress(bytes(b)) if z == "zstd" else bytes(b))
+            for c, r, z, b in rows]
+
+
+HOSTILE = {
+    "5000_digit_integer": (b"9" * 5000, "5000 digits"),
+    "overflowing_float": (b"1e400", "out of range"),
+    "nan": (b"NaN", "NaN is not a JSON number"),
+    "infinity": (b"-Infinity", "is not a JSON number"),
+    "long_decimal": (b"0." + b"1" * 200, "characters"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_number_costs_one_record_of_one_file(drop: tuple[Source, Path], case: str) -> None:
+    source, folder = drop
+    literal, reason = HOSTILE[case]
+    bad = page_bytes(person(1), person(2, id="__BAD__"), person(3)).replace(b'"__BAD__"', literal)
+    (folder / "a.json").write_bytes(bad)
+    (folder / "b.json").write_bytes(page_bytes(person(10), person(11)))
+    (folder / "c.json").write_bytes(page_bytes(person(20)))
+    source.pull()
+    assert source.staged() == {"1", "3", "10", "11", "20"}
+    [(code, text, raw)] = _quarantined_raw(source)
+    assert code == "hostile_input"
+    assert reason in text
+    assert "/data/1" in text
+    assert literal[:64] in raw  # the record's bytes, the literal as sent
+    assert "Петрова" not in text
+    assert source.pull().payloads_skipped == 3  # a rerun adds nothing
+
+
+def test_duplicate_keys_in_a_record_quarantine_that_record(drop: tuple[Source, Path]) -> None:
+    source, folder = drop
+    text = page_bytes(person(1), person(2), person(3)).decode()
+    text = text.replace('"id": 2,', '"id": 2, "last_name": "Другая",', 1)
+    (folder / "a.json").write_text(text, "utf-8")
+    source.pull()
+    assert source.staged() == {"1", "3"}
+    [(code, reason, _raw)] = _quarantined_raw(source)
+    assert code == "hostile_input"
+    assert "duplicate key last_name" in reason
+    assert "Другая" not in reason
+
+
+def test_a_duplicate_key_in_the_envelope_refuses_the_page(drop: tuple[Source, Path]) -> None:
+    source, folder = drop
+    first = json.dumps([person(1)], ensure_ascii=False)
+    second = json.dumps([person(2)], ensure_ascii=False)
+    (folder / "a.json").write_text(f'{{"data": {first}, "data": {second}, "next_cursor": null}}', "utf-8")
+    (folder / "b.json").write_bytes(page_bytes(person(10)))
+    source.pull()
+    assert source.staged() == {"10"}
+    [(code, reason, _raw)] = _quarantined_raw(source)
+    assert code == "hostile_input"
+    assert "duplicate key data" in reason
+
+
+def test_a_record_nested_past_the_limit_is_refused_alone(drop: tuple[Source, Path]) -> None:
+    source, folder = drop
+    deep: Any = "x"
+    for _ in range(strict_json.MAX_RECORD_DEPTH + 5):
+        deep = {"k": deep}
+    (folder / "a.json").write_bytes(page_bytes(person(1), person(2, extra=deep), person(3)))
+    source.pull()
+    assert source.staged() == {"1", "3"}
+    [(code, reason, _raw)] = _quarantined_raw(source)
+    assert code == "hostile_input"
+    assert "nested more than" in reason
+
+
+def test_an_unparseable_rest_page_is_kept_and_the_next_endpoint_pulled(
+    make_source: MakeSource, agency: ScriptedServer
+) -> None:
+    broken = b'{"data": [{"id": 1, "last_name": "\xd0\x9f\xd0\xb5'  # cut in the middle of a name
+    agency.routes["/api/v1/participants"] = lambda _s: Answer(200, broken)
+    agency.routes["/api/v1/more"] = lambda _s: Answer(200, page_bytes(person(5)))
+    source = make_source("rest_cursor", "mappings/ngo.yaml", http_connection(agency, auth="api_key"),
+                         options={"endpoints": ["/api/v1/participants", "/api/v1/more"]})
+    source.pull()
+    assert source.staged() == {"5"}
+    [(code, reason, raw)] = _quarantined_raw(source)
+    assert code == "protocol_violation"
+    assert "not JSON" in reason
+    assert raw == broken
+    assert broken in source.raw_payloads()
+    # the next night asks again: the same bytes are quarantined once, the watermark did not pass them
+    source.pull()
+    assert len(_quarantined_raw(source)) == 1
+    assert [s.path for s in agency.seen].count("/api/v1/participants") == 6  # 3 tries a night
+
+
+def test_an_unparseable_fhir_page_is_kept_and_the_next_resource_pulled(
+    make_source: MakeSource, agency: ScriptedServer
+) -> None:
+    agency.routes["/fhir/Patient"] = lambda _s: Answer(200, b"<html>maintenance</html>")
+    agency.routes["/fhir/Condition"] = lambda _s: Answer(200, json.dumps(
+        {"resourceType": "Bundle", "type": "searchset", "total": 0}).encode())
+    source = make_source("fhir", "mappings/health.yaml", http_connection(agency, auth="bearer"),
+                         agency="health", options={"resources": ["Patient", "Condition"]})
+    source.pull()
+    [(code, _reason, raw)] = _quarantined_raw(source)
+    assert code == "protocol_violation"
+    assert raw == b"<html>maintenance</html>"
+    assert "/fhir/Condition" in [s.path for s in agency.seen]
+
+
+def test_a_cursor_that_repeats_ends_the_endpoint(make_source: MakeSource, agency: ScriptedServer) -> None:
+    looping = json.dumps({"data": [person(1)], "next_cursor": "same"}, ensure_ascii=False).encode()
+    agency.routes["/api/v1/participants"] = lambda _s: Answer(200, looping)
+    source = make_source("rest_cursor", "mappings/ngo.yaml", http_connection(agency, auth="api_key"),
+                         options={"endpoints": ["/api/v1/participants"]})
+    source.pull()
+    assert source.staged() == {"1"}
+    assert len(agency.seen) == 2
+    [(code, reason, _raw)] = _quarantined_raw(source)
+    assert code == "protocol_violation"
+    assert "loops" in reason
+
+
+def test_the_strict_decoder_marks_and_keeps_literals() -> None:
+    decoded = strict_json.loads(b'{"a": [1, 1e999, NaN], "b": {"x": 1, "x": 2}, "c": ' + b"7" * 100 + b"}")
+    assert decoded.flawed
+    flaws = strict_json.flaws_in(decoded.doc)
+    assert len(flaws) == 4
+    assert strict_json.dumps_as_sent(decoded.doc).endswith(b"7" * 100 + b"}")
+    assert not strict_json.loads(b'{"a": 1.5, "b": [1, 2]}').flawed
