@@ -8,6 +8,7 @@ any point leaves either the whole payload or none of it, and a rerun skips what 
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import time
@@ -19,6 +20,7 @@ from typing import IO, Any
 from connectors.base import Connector, Payload
 from connectors.config import SourceConfig, load_sources
 from connectors.connections import get_connection
+from connectors.encoding_gate import EncodingGate
 from connectors.errors import (
     ConnectionConfigError,
     ConnectorError,
@@ -263,16 +265,25 @@ class Puller:
     ) -> None:
         batch: list[staging.Staged] = []
         deletions: list[tuple[str, str]] = []
-        seen = 0
+        seen, gate, before = 0, EncodingGate(), copy.deepcopy(stats)
+        with conn.cursor() as cur:
+            cur.execute("SAVEPOINT payload_records")
         for item in self._records(payload):
             if isinstance(item, PayloadFailure):
                 self._quarantine_payload(conn, payload, payload_id, item, stats)
                 continue
             seen += 1
-            batch += self._accept(conn, item, payload, payload_id, stats, deletions)
+            batch += self._accept(conn, item, payload, payload_id, stats, deletions, gate)
             if len(batch) >= STAGE_BATCH:
                 self._flush(conn, batch, stats)
                 batch = []
+        if (reason := gate.payload_reason()) is not None:  # undo the payload's records, refuse it whole
+            with conn.cursor() as cur:
+                cur.execute("ROLLBACK TO SAVEPOINT payload_records")
+            vars(stats).update(vars(before))
+            self._quarantine_payload(conn, payload, payload_id, PayloadFailure("encoding_mismatch", reason),
+                                     stats)
+            batch, deletions = [], []
         self._flush(conn, batch, stats)
         stats.deleted += self._delete(conn, deletions, payload_id)
         stats.records += seen
@@ -308,8 +319,13 @@ class Puller:
         payload_id: int,
         stats: PullStats,
         deletions: list[tuple[str, str]],
+        gate: EncodingGate | None = None,
     ) -> list[staging.Staged]:
         position = {**payload.position, **item.position, "pointer": item.pointer}
+        if gate is not None and (mismatch := gate.check(item)) is not None:
+            self._quarantine(conn, payload_id, "encoding_mismatch", mismatch, item.raw, position,
+                             item.pointer, stats)
+            return []
         if item.xsd_errors and self.strict:
             reason = "; ".join(item.xsd_errors)
             self._quarantine(

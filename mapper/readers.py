@@ -57,6 +57,9 @@ class SourceRecord:
     position: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     xsd_errors: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    """The record's non-ASCII text as the agency sent it (text nodes, attribute values, JSON strings):
+    what the pull's encoding gate reads, whatever the mapping made of it."""
 
 
 @dataclass
@@ -119,7 +122,28 @@ def read_json(payload: bytes, mapping: Mapping) -> Iterator[SourceRecord | Paylo
             error = HostileRecordError(f"flawed JSON: {'; '.join(flaws[:5])}")
             yield SourceRecord(pointer, strict_json.dumps_as_sent(node), RecordResult(selector, error=error))
             continue
-        yield _map(mapping.specs_for(selector), node, pointer, (), partial(_json_bytes, node))
+        record = _map(mapping.specs_for(selector), node, pointer, (), partial(_json_bytes, node))
+        record.texts = _json_texts(node)
+        yield record
+
+
+def _json_texts(node: Any) -> list[str]:
+    found, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _xml_texts(element: Any) -> list[str]:
+    texts = [t.strip() for t in element.itertext() if not t.isascii() and t.strip()]
+    return texts + [v for el in element.iter() for v in el.attrib.values() if not v.isascii()]
 
 
 def _json_bytes(node: Any) -> bytes:
@@ -365,7 +389,7 @@ class _XmlState:
             error = HostileRecordError("the record holds an unresolved entity reference (refused)")
             return SourceRecord(pointer, raw, RecordResult(selector, error=error), position)
         record = _map(self.mapping.specs_for(selector), element, pointer, binding, lambda: raw)
-        record.position, record.xsd_errors = position, xsd_errors
+        record.position, record.xsd_errors, record.texts = position, xsd_errors, _xml_texts(element)
         record.warnings = [f"xsd (lenient): {e}" for e in xsd_errors]
         return record
 
