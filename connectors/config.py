@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.errors import ConnectionConfigError
 from registry.db import PROJECT_ROOT
 
 
@@ -64,11 +65,28 @@ def sources_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, SourceConfig]:
-    raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConnectionConfigError(f"{path.name}: cannot be read as YAML ({type(exc).__name__})") from None
+    entries = raw.get("sources") if isinstance(raw, dict) else None
+    if not isinstance(entries, dict):
+        raise ConnectionConfigError(f"{path.name}: expected a 'sources:' mapping of source code → entry")
     sources = {}
-    for code, entry in sorted((raw.get("sources") or {}).items()):
-        sources[code] = SourceConfig.model_validate({**entry, "code": code})
+    for code, entry in sorted(entries.items(), key=lambda kv: str(kv[0])):
+        try:
+            sources[str(code)] = SourceConfig.model_validate({**(entry or {}), "code": str(code)})
+        except (ValidationError, TypeError) as exc:
+            raise ConnectionConfigError(f"{path.name}: sources.{code}: {_problems(exc)}") from None
     return sources
+
+
+def _problems(exc: Exception) -> str:
+    """Pydantic's errors as ``field: message`` (never the input value, which its default text quotes)."""
+    if not isinstance(exc, ValidationError):
+        return "each source must be a mapping of settings"
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "; ".join(parts)
 
 
 def load_sources(path: Path | None = None) -> dict[str, SourceConfig]:

@@ -36,7 +36,7 @@ from mapper.sample import schema_lookup
 from registry import staging
 from registry.db import connect, database_url
 from registry.errors import safe_error
-from registry.runs import ensure_source_system, fail_stale_runs, finish_run, start_run
+from registry.runs import ensure_source_system, exclusive_run, finish_run, start_run
 from schemas.base import has_unstorable
 
 log = logging.getLogger("hub.pull")
@@ -142,15 +142,22 @@ class Puller:
         self.airflow = airflow or {}
 
     def run(self) -> PullStats:
-        """Pull everything new; raise QualityGateError (after committing) when too much was quarantined."""
-        started = time.monotonic()
-        stats = PullStats(self.source.code)
+        """Pull everything new; raise QualityGateError (after committing) when too much was quarantined.
+
+        One pull per source at a time (``exclusive_run``): a second one is refused with ``RunBusyError``;
+        runs left 'running' by a killed pull are marked 'abandoned' by the next one.
+        """
         with connect(self.url) as conn:
             ensure_source_system(
                 conn, self.source.code, self.source.agency, self.source.name, self.source.connector
             )
-            conn.commit()
-            fail_stale_runs(conn, self.source.code)
+        with exclusive_run(self.url, "pull", self.source.code):
+            return self._run()
+
+    def _run(self) -> PullStats:
+        started = time.monotonic()
+        stats = PullStats(self.source.code)
+        with connect(self.url) as conn:
             stats.run_id = start_run(conn, "pull", self.source.code, self.airflow)
             cursors = self._cursors(conn)
         try:

@@ -19,7 +19,7 @@ from matching.model import latest_model
 from matching.persons import reconcile_persons
 from matching.store import mark_reconciled, pending
 from registry.db import connect, database_url
-from registry.runs import finish_run, start_run
+from registry.runs import exclusive_run, finish_run, start_run
 
 CARE_KINDS = ("case", "service", "disability", "consent")
 
@@ -30,17 +30,18 @@ def reconcile(url: str | None = None, airflow: dict[str, Any] | None = None) -> 
     version, model = latest_model()
     cfg = load_config()
     started = time.monotonic()
-    with connect(url) as conn:
-        run_id = start_run(conn, "reconcile", None, airflow)
-    try:
+    with exclusive_run(url, "reconcile", None):  # one reconcile at a time; a killed one is 'abandoned'
         with connect(url) as conn:
-            stats = _run(conn, model, version, cfg, run_id)
-            stats["seconds"] = round(time.monotonic() - started, 2)
-            finish_run(conn, run_id, "succeeded", stats)
-    except BaseException as exc:
-        with connect(url) as conn:
-            finish_run(conn, run_id, "failed", {}, f"{type(exc).__name__}")
-        raise
+            run_id = start_run(conn, "reconcile", None, airflow)
+        try:
+            with connect(url) as conn:
+                stats = _run(conn, model, version, cfg, run_id)
+                stats["seconds"] = round(time.monotonic() - started, 2)
+                finish_run(conn, run_id, "succeeded", stats)
+        except BaseException as exc:
+            with connect(url) as conn:
+                finish_run(conn, run_id, "failed", {}, f"{type(exc).__name__}")
+            raise
     return stats
 
 

@@ -62,7 +62,7 @@ def with_database(url: str, database: str) -> str:
 
 def ensure_database(server_url: str, database: str) -> None:
     """Create ``database`` on the server at ``server_url`` unless it exists."""
-    conn = _connect_raw(with_database(server_url, "postgres"))
+    conn = connect_raw(with_database(server_url, "postgres"))
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -75,7 +75,7 @@ def ensure_database(server_url: str, database: str) -> None:
 
 def drop_database(server_url: str, database: str) -> None:
     """Drop ``database`` (closing its other sessions first)."""
-    conn = _connect_raw(with_database(server_url, "postgres"))
+    conn = connect_raw(with_database(server_url, "postgres"))
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -84,7 +84,7 @@ def drop_database(server_url: str, database: str) -> None:
         conn.close()
 
 
-def _connect_raw(url: str) -> psycopg2.extensions.connection:
+def connect_raw(url: str) -> psycopg2.extensions.connection:
     try:
         return psycopg2.connect(url, connect_timeout=5, application_name="family-hub")
     except psycopg2.OperationalError as exc:
@@ -100,7 +100,7 @@ def _connect_raw(url: str) -> psycopg2.extensions.connection:
 @contextmanager
 def connect(url: str | None = None) -> Iterator[psycopg2.extensions.connection]:
     """A connection to the registry; committed on success, rolled back on error, always closed."""
-    conn = _connect_raw(url or database_url())
+    conn = connect_raw(url or database_url())
     try:
         yield conn
         conn.commit()

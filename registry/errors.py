@@ -4,6 +4,7 @@ Hierarchy::
 
     RegistryError
     ├── DatabaseUnavailableError    no server answers at the URL, or the embedded one won't start
+    ├── RunBusyError                another run of the same kind and scope holds the run lock
     └── MigrationError              a migration could not be applied
         └── MigrationChecksumError  an applied migration file was edited afterwards
 """
@@ -27,6 +28,10 @@ class RegistryError(HubError):
 
 class DatabaseUnavailableError(RegistryError):
     """The registry database cannot be reached."""
+
+
+class RunBusyError(RegistryError):
+    """Another run of the same kind and scope holds the lock (one pull per source, one reconcile, …)."""
 
 
 class MigrationError(RegistryError):

@@ -40,7 +40,7 @@ from connectors.pipeline import Puller, PullStats
 from registry import staging
 from registry.db import connect, database_url
 from registry.errors import RegistryError, safe_error
-from registry.runs import finish_run, start_run
+from registry.runs import exclusive_run, finish_run, start_run
 
 Conn = psycopg2.extensions.connection
 
@@ -175,6 +175,12 @@ def replay(run_id: int, url: str | None = None, source: SourceConfig | None = No
         code, original_status = _pull_run(conn, run_id)
         stored = payloads_of_run(conn, run_id)
     source = source or _configured(code)
+    with exclusive_run(url, "pull", code):  # never beside a live pull of the same source
+        return _replay(url, run_id, code, original_status, stored, source)
+
+
+def _replay(url: str, run_id: int, code: str, original_status: str, stored: list[StoredPayload],
+            source: SourceConfig) -> dict[str, Any]:
     puller = ReplayPuller(source, url)
     started = time.monotonic()
     stats = PullStats(code)

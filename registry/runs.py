@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg2.extensions
+
+from registry.db import connect_raw
+from registry.errors import RunBusyError
 
 Conn = psycopg2.extensions.connection
 
@@ -53,18 +59,59 @@ def finish_run(conn: Conn, run_id: int, status: str, stats: dict[str, Any], erro
     conn.commit()
 
 
-def fail_stale_runs(conn: Conn, source_code: str) -> int:
-    """Mark runs of ``source_code`` left 'running' by a killed process as failed; return how many."""
+@contextmanager
+def exclusive_run(url: str, kind: str, scope: str | None, wait_seconds: float = 0.0) -> Iterator[int]:
+    """Hold the advisory lock of (``kind``, ``scope``) for a run; yield how many runs were abandoned.
+
+    Only one pull per source, one push per agency and one reconcile run at a time: a second one fails at
+    once with ``RunBusyError`` naming the run in progress (or waits up to ``wait_seconds``). The lock lives
+    in a connection of its own, so PostgreSQL releases it when the process dies — and whoever takes it next
+    knows that any run of its kind still marked 'running' belongs to a dead process: it marks them
+    'abandoned'.
+    """
+    lock_conn = connect_raw(url)
+    lock_conn.autocommit = True
+    key = f"hub-run:{kind}:{scope or '*'}"
+    try:
+        if not _take_lock(lock_conn, key, wait_seconds):
+            raise RunBusyError(_busy_message(lock_conn, kind, scope))
+        with lock_conn.cursor() as cur:
+            cur.execute(
+                """UPDATE run SET status = 'abandoned', finished_at = now(),
+                                  error = 'abandoned: its process ended without closing the run'
+                   WHERE kind = %s AND source_code IS NOT DISTINCT FROM %s AND status = 'running'""",
+                (kind, scope),
+            )
+            abandoned = cur.rowcount
+        yield abandoned
+    finally:
+        lock_conn.close()  # ends the session: the lock goes with it
+
+
+def _take_lock(conn: Conn, key: str, wait_seconds: float) -> bool:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
+            row = cur.fetchone()
+        if row is not None and row[0]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _busy_message(conn: Conn, kind: str, scope: str | None) -> str:
     with conn.cursor() as cur:
         cur.execute(
-            """UPDATE run SET status = 'failed', finished_at = now(),
-                              error = 'interrupted (the process ended without closing the run)'
-               WHERE source_code = %s AND status = 'running'""",
-            (source_code,),
+            """SELECT run_id, started_at FROM run WHERE kind = %s AND source_code IS NOT DISTINCT FROM %s
+               AND status = 'running' ORDER BY run_id DESC LIMIT 1""",
+            (kind, scope),
         )
-        count = cur.rowcount
-    conn.commit()
-    return count
+        row = cur.fetchone()
+    what = f"{kind} of {scope}" if scope else kind
+    since = f" (run {row[0]}, started {row[1]:%Y-%m-%d %H:%M:%S %Z})" if row else ""
+    return f"another {what} is running{since}; try again when it has finished"
 
 
 def record_failed_try(conn: Conn, kind: str, source_code: str | None, airflow: dict[str, Any],

@@ -32,6 +32,7 @@ Hierarchy::
     │   └── UnknownSourceError         a source code that is not configured
     ├── RegistryError                  registry/errors.py
     │   ├── DatabaseUnavailableError   no server answers at the URL, or the embedded one won't start
+    │   ├── RunBusyError               another run of the same kind and scope is running
     │   ├── MigrationError             a migration could not be applied
     │   │   └── MigrationChecksumError an applied migration file was edited afterwards
     │   ├── UnstorableRecordError      a string PostgreSQL cannot store (NUL, lone surrogate)

@@ -25,7 +25,7 @@ from connectors.http import client_for
 from connectors.push import formats
 from registry import audit, outbox
 from registry.db import connect, database_url
-from registry.runs import finish_run, start_run
+from registry.runs import exclusive_run, finish_run, start_run
 
 Conn = psycopg2.extensions.connection
 ALL_FIELDS = ("registry_person_id", "registry_family_id", "accompaniment_status", "disability_status")
@@ -200,6 +200,11 @@ def push(source: SourceConfig, url: str | None = None, airflow: dict[str, Any] |
     if source.push is None:
         raise ConnectorError(f"source {source.code!r} has no push configuration")
     url = url or database_url()
+    with exclusive_run(url, "push", source.code):  # one push per agency at a time
+        return _push(source, url, airflow)
+
+
+def _push(source: SourceConfig, url: str, airflow: dict[str, Any] | None) -> PushStats:
     stats = PushStats(source.code)
     with connect(url) as conn:
         stats.run_id = start_run(conn, "push", source.code, airflow)

@@ -283,5 +283,5 @@ def test_a_pull_killed_mid_way_and_retried_leaves_no_duplicates(
     assert after["staged"] == clean  # the same records, versions and content hashes as one clean pull
     assert duplicates == 0
     assert kept >= 1  # what the killed pull committed stays, and was not staged twice (the counts above)
-    assert runs[0] == (killed, "failed", "interrupted (the process ended without closing the run)")
+    assert runs[0] == (killed, "abandoned", "abandoned: its process ended without closing the run")
     assert [r[1] for r in runs[1:]] == ["succeeded"]

@@ -92,9 +92,9 @@ def test_an_http_body_over_the_size_cap_is_refused(agency: ScriptedServer) -> No
 
 @pytest.mark.parametrize(("encoding", "body", "match"), [
     ("br", b"\x8b\x02\x80hello\x03", "not accepted"),
-    ("gzip", gzip.compress(b'{"data": []}')[:-9], "truncated"),
-    ("gzip", gzip.compress(b'{"data": []}') + b"trailing junk", "after the end"),
-])
+    ("gzip", gzip.compress(b'{"data": []}', mtime=0)[:-9], "truncated"),
+    ("gzip", gzip.compress(b'{"data": []}', mtime=0) + b"trailing junk", "after the end"),
+], ids=["brotli", "truncated", "trailing"])
 def test_odd_encodings_are_refused(agency: ScriptedServer, encoding: str, body: bytes, match: str) -> None:
     agency.routes["/x"] = lambda _s: Answer(200, body, {"Content-Encoding": encoding})
     with pytest.raises(HostileBodyError, match=match):

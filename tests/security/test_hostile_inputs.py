@@ -535,7 +535,7 @@ CASES: list[Any] = [
     # UTF-8 read as windows-1251 somewhere upstream arrives as letters-only mojibake.
     Case("json_mojibake_name", "ngo",
          lambda u: page(participant("x1", last_name="Сидоров".encode().decode("cp1251"))),
-         "validation_error", "mojibake", forbidden=_ids("x1")),
+         "encoding_mismatch", "UTF-8 text read as windows-1251", forbidden=_ids("x1")),
     # ------------------------------------------------------------------ identifiers and values (NGO mapping)
     # A wrong identifier links a child to someone else's file (a wrong SNILS is a different person), so it is
     # never staged; the reason names the identifier kind, never its digits.
