@@ -122,7 +122,7 @@ def _reconcile_counts(stats: dict[str, Any]) -> dict[str, int]:
     )
     counts["linked"] = counts.get("person_records", 0) - int(persons.get("deleted") or 0)
     counts |= _ints(families, {"families": "families", "new_families": "new_families"})
-    counts |= _ints(care, {"cases": "cases", "services": "services", "unresolved_care": "unresolved"})
+    counts |= _ints(care, {"cases": "cases", "services": "services", "waiting_care": "waiting"})
     return counts
 
 

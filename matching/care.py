@@ -1,7 +1,10 @@
 """Cases, services, disability statuses and consents: attached to registry persons and families via links.
 
 A care record names its person or household by the source's own ids; the links made tonight resolve them.
-Records are upserted by (source, source record id) and removed when the source deletes them.
+Records are upserted by (source, source record id) and removed when the source deletes them. A record whose
+person or household is not (yet) in the registry — its Patient was quarantined tonight, its family comes
+with tomorrow's file — *waits*: it is counted as waiting, stays pending in staging and is attached the
+night its person arrives. Only what was attached or deleted is marked reconciled.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class CareStats:
     services: int = 0
     statuses: int = 0
     consents: int = 0
-    unresolved: int = 0
+    waiting: int = 0
     deleted: int = 0
 
 
@@ -50,13 +53,17 @@ class _Resolver:
         return self.links.get(("family", record_key(source, ref))) if ref else None
 
 
-def reconcile_care(conn: Conn, rows: list[StagedRow]) -> CareStats:
-    """Upsert or delete the pending care records (batched: cases first, since services cite them)."""
-    stats = CareStats()
+def reconcile_care(conn: Conn, rows: list[StagedRow]) -> tuple[CareStats, list[int]]:
+    """Upsert or delete the pending care records (batched: cases first, since services cite them).
+
+    Returns the counts and the staged ids that were attached or deleted; the others wait.
+    """
+    stats, done = CareStats(), []
     resolve = _Resolver(conn)
     for row in (r for r in rows if r.deleted):
         _delete(conn, row)
         stats.deleted += 1
+        done.append(row.staged_id)
     alive = [r for r in rows if not r.deleted]
     for kind, builder in (
         ("case", _case_row),
@@ -68,15 +75,16 @@ def reconcile_care(conn: Conn, rows: list[StagedRow]) -> CareStats:
         for row in (r for r in alive if r.kind == kind):
             built = builder(row, resolve)
             if built is None:
-                stats.unresolved += 1
+                stats.waiting += 1
             else:
                 values.append(built)
+                done.append(row.staged_id)
         _upsert(conn, kind, values, resolve)
         field = {"case": "cases", "service": "services", "disability": "statuses", "consent": "consents"}[
             kind
         ]
         setattr(stats, field, len(values))
-    return stats
+    return stats, done
 
 
 def _delete(conn: Conn, row: StagedRow) -> None:

@@ -48,7 +48,11 @@ def reconcile(url: str | None = None, airflow: dict[str, Any] | None = None) -> 
 def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) -> dict[str, Any]:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
+    # What this run answers for is read up front: rows a pull commits meanwhile stay pending for the next
+    # run, and only what was processed is marked reconciled (a care record waiting for its person is not).
     people = pending(conn, ["person"])
+    care_rows = pending(conn, CARE_KINDS)
+    others = pending(conn, ["family", "membership"])
     households = households_by_person(conn)
     persons = reconcile_persons(conn, people, households, model, version, cfg, run_id)
     timings["persons"] = round(time.monotonic() - t0, 2)
@@ -56,12 +60,10 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     families = reconcile_families(conn, run_id)
     timings["families"] = round(time.monotonic() - t1, 2)
     t2 = time.monotonic()
-    care_rows = pending(conn, CARE_KINDS)
-    care = reconcile_care(conn, care_rows)
+    care, attached = reconcile_care(conn, care_rows)
     families.golden_updated = refresh_family_golden(conn)
     timings["care"] = round(time.monotonic() - t2, 2)
-    others = pending(conn, ["family", "membership"])
-    mark_reconciled(conn, [r.staged_id for r in (*people, *care_rows, *others)], run_id)
+    mark_reconciled(conn, [r.staged_id for r in (*people, *others)] + attached, run_id)
     return {
         "run_id": run_id,
         "model_version": version,

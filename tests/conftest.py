@@ -84,3 +84,6 @@ def empty_database_url(pg_server_url: str) -> Iterator[str]:
 def hub_cli() -> list[str]:
     """The command that runs the real ``hub`` CLI of this checkout."""
     return [sys.executable, "-m", "hub"]
+
+
+from tests.sources import agency, make_source, recorder  # noqa: E402,F401  (fixtures for every test)

@@ -24,8 +24,37 @@ def _reconcile_text(s: dict[str, Any]) -> str:
         f"run {s['run_id']} ({s['model_version']}) in {s['seconds']}s: {p['records']} person records → "
         f"{p['new_persons']} new persons, {p['rule_links']} rule links, {p['auto_links']} auto links, "
         f"{p['family_supported']} family-supported, {p['review_items']} for review, {p['merges']} merges; "
-        f"{f['families']} families ({f['new_families']} new); {c['cases']} cases, {c['services']} services"
+        f"{f['families']} families ({f['new_families']} new); {c['cases']} cases, {c['services']} services, "
+        f"{c['statuses']} statuses, {c['consents']} consents; {c['waiting']} care records waiting for their "
+        "person or household"
     )
+
+
+@click.command()
+@click.option("--source", help="Only this source.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@json_option
+def waiting(source: str | None, limit: int, as_json: bool) -> None:
+    """Care records waiting for their person or household (kept pending; attached the night it arrives)."""
+    from dataclasses import asdict
+
+    from registry.db import connect
+    from registry.waiting import waiting as query
+
+    with connect() as conn:
+        total, rows = query(conn, source, limit)
+    emit({"waiting": total, "records": [asdict(r) for r in rows]}, as_json, _waiting_text)
+
+
+def _waiting_text(d: dict[str, Any]) -> str:
+    if not d["records"]:
+        return "no care record is waiting"
+    lines = [f"{'source':<18} {'kind':<11} {'record':<28} {'waits for':<36} {'missed':>6}  staged at"]
+    lines += [f"{r['source_code']:<18} {r['record_kind']:<11} {r['source_record_id'][:28]:<28} "
+              f"{r['waits_for'][:36]:<36} {r['reconciles_missed']:>6}  {r['staged_at'][:19]}"
+              for r in d["records"]]
+    shown = len(d["records"])
+    return "\n".join(lines + ([f"… {d['waiting'] - shown} more"] if d["waiting"] > shown else []))
 
 
 @click.group()

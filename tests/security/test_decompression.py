@@ -19,8 +19,8 @@ import pytest
 from connectors import inflate
 from connectors.errors import HostileBodyError
 from connectors.http import HttpClient
-from tests.security.conftest import MakeSource, Source, http_connection
 from tests.security.servers import Answer, ScriptedServer
+from tests.sources import MakeSource, Source, http_connection
 
 MIB = 1 << 20
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mapper.encoding import misdecoding
-from tests.security.conftest import MakeSource, Source
+from tests.sources import MakeSource, Source
 
 PAGES = ("windows-1251", "koi8-r", "cp866", "mac-cyrillic", "iso-8859-5")
 XML_NAME = {"mac-cyrillic": "MacCyrillic"}  # what libxml2 calls it in a declaration

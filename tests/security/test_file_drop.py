@@ -20,7 +20,7 @@ import pytest
 from connectors.errors import ConnectionConfigError
 from connectors.file_drop import FileDropConnector
 from connectors.file_drop.helpers import DropFolder, RefusedEntryError
-from tests.security.conftest import MakeSource, Source, query
+from tests.sources import MakeSource, Source, query
 
 OUTSIDE = b'{"data": [{"id": 1, "last_name": "SECRET-OUTSIDE-MARKER"}], "next_cursor": null}'
 GOOD = json.dumps({"data": [{"id": 7, "last_name": "Петрова", "first_name": "Мария", "birth_date":

@@ -17,8 +17,8 @@ import pytest
 import zstandard
 
 from mapper import strict_json
-from tests.security.conftest import MakeSource, Source, http_connection, query
 from tests.security.servers import Answer, ScriptedServer
+from tests.sources import MakeSource, Source, http_connection, query
 
 
 def person(pid: int, **extra: Any) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import pytest
 from connectors.errors import OriginViolationError
 from connectors.http import BearerAuth, HttpClient
 from connectors.smev.helpers import SOAP
-from tests.security.conftest import SECRET, MakeSource, http_connection
 from tests.security.servers import Answer, ScriptedServer, Seen
+from tests.sources import SECRET, MakeSource, http_connection
 
 GOLDEN = Path(__file__).resolve().parents[1] / "mappings" / "golden"
 _NGO = json.loads((GOLDEN / "ngo" / "participants_page.json").read_bytes())

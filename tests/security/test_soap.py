@@ -12,8 +12,8 @@ import pytest
 
 from connectors.errors import ProtocolViolationError, SoapFaultError
 from connectors.smev.helpers import EXCHANGE, SOAP, body_element
-from tests.security.conftest import MakeSource, http_connection
 from tests.security.servers import Answer, ScriptedServer, Seen
+from tests.sources import MakeSource, http_connection
 
 ONE = "<x:GetResponseResponse xmlns:x='urn:x'/>"
 

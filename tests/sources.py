@@ -1,4 +1,4 @@
-"""Fixtures of the security suite: a source of its own per test, pulled through the real pipeline."""
+"""Sources of their own for tests: a fresh source code and connection per test, through the real pipeline."""
 
 from __future__ import annotations
 
