@@ -12,10 +12,34 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors.errors import ConnectionConfigError
 from registry.db import PROJECT_ROOT
+
+PUSH_FIELDS = ("registry_person_id", "registry_family_id", "accompaniment_status", "disability_status")
+HEALTH_FIELDS = frozenset({"disability_status"})
+"""Fields derived from health and disability data: never disclosed without a consent (152-FZ art. 10)."""
+
+
+class FieldPolicy(BaseModel):
+    """The legal basis on which one field is disclosed to an agency.
+
+    ``law_442fz``: interagency social accompaniment under Federal Law 442-FZ (the agencies of the
+    interagency working group exchange what accompaniment needs). ``consent``: only under an active consent
+    of the person (or their legal representative) that names this agency and ``purpose``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    basis: Literal["law_442fz", "consent"] = "law_442fz"
+    purpose: str | None = Field(default=None, description="The consent purpose code that must match.")
+
+    @model_validator(mode="after")
+    def _purpose(self) -> FieldPolicy:
+        if self.basis == "consent" and not self.purpose:
+            raise ValueError("a consent basis names the purpose the consent must be for")
+        return self
 
 
 class PushConfig(BaseModel):
@@ -24,13 +48,31 @@ class PushConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["smev_xml", "json", "file_xml"]
-    fields: list[str] = Field(description="The only fields this agency is entitled to receive.")
+    fields: dict[str, FieldPolicy] = Field(
+        description="The only fields this agency is entitled to receive, each with its legal basis "
+        "(a plain list means law_442fz for each)."
+    )
     endpoint: str | None = None
     max_attempts: int = 5
     record_pattern: str | None = Field(
         default=None, description="Only source records whose id matches ('^STU-': students, not parents)."
     )
     batch_size: int = 500
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return {name: {} for name in value} if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _bases(self) -> PushConfig:
+        unknown = sorted(set(self.fields) - set(PUSH_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown push field(s) {', '.join(unknown)}; known: {', '.join(PUSH_FIELDS)}")
+        for name in sorted(HEALTH_FIELDS & set(self.fields)):
+            if self.fields[name].basis != "consent":
+                raise ValueError(f"{name} is derived from health data: its basis must be consent")
+        return self
 
 
 class SourceConfig(BaseModel):

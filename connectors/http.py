@@ -244,9 +244,19 @@ class HttpClient:
                 f"{why} to {target} refused: the connection is pinned to {self.origin}{also}"
             )
 
-    def request(self, method: str, path_or_url: str, *, authenticate: bool = True, **kwargs: Any) -> Response:
-        """Send with retries; return the fully read response or raise a ConnectorError."""
+    def request(
+        self, method: str, path_or_url: str, *, authenticate: bool = True,
+        accept_status: frozenset[int] = frozenset(), check: Callable[[Response], None] | None = None,
+        **kwargs: Any,
+    ) -> Response:
+        """Send with retries; return the fully read response or raise a ConnectorError.
+
+        ``accept_status``: statuses read and returned instead of raised (SOAP faults come as HTTP 500);
+        ``check``: run on each attempt's answer inside the retry loop — a ``TransportError`` it raises
+        (a retriable SOAP fault) is retried like any other.
+        """
         url = self.url(path_or_url)
+        kwargs = {**kwargs, "_accept": accept_status, "_check": check}
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
@@ -265,12 +275,16 @@ class HttpClient:
 
     def _once(self, method: str, url: str, authenticate: bool, kwargs: dict[str, Any]) -> Response:
         """One attempt: the request, then same-origin redirects checked hop by hop."""
-        rest = {k: v for k, v in kwargs.items() if k != "headers"}
+        rest = {k: v for k, v in kwargs.items() if k not in ("headers", "_accept", "_check")}
+        accept, check = kwargs.get("_accept") or frozenset(), kwargs.get("_check")
         for _hop in range(MAX_REDIRECTS + 1):
-            resp = self._send(method, url, authenticate, kwargs.get("headers"), rest)
+            resp = self._send(method, url, authenticate, kwargs.get("headers"), rest, accept)
             location = resp.headers.get("Location") if resp.is_redirect else None
             if location is None:
-                return self._read(resp, _shown(url, rest.get("params")))
+                answer = self._read(resp, _shown(url, rest.get("params")))
+                if check is not None:
+                    check(answer)
+                return answer
             resp.close()
             target = urljoin(resp.url or url, location)
             try:
@@ -286,7 +300,7 @@ class HttpClient:
         raise TransportError(f"more than {MAX_REDIRECTS} redirects from {_shown(url, None)}")
 
     def _send(self, method: str, url: str, authenticate: bool, extra_headers: Any,
-              rest: dict[str, Any]) -> requests.Response:
+              rest: dict[str, Any], accept: frozenset[int] = frozenset()) -> requests.Response:
         self.check_origin(url)
         headers = {"Accept-Encoding": "gzip, deflate", **dict(extra_headers or {})}
         if authenticate and self.auth is not None:
@@ -301,7 +315,8 @@ class HttpClient:
             raise TransportError(f"connection broken talking to {shown}: {type(exc).__name__}") from exc
         log.debug("%s %s → %s", method, shown, resp.status_code)
         try:
-            validate_response(resp, shown)
+            if resp.status_code not in accept:
+                validate_response(resp, shown)
         except Exception:
             resp.close()
             raise

@@ -1,4 +1,12 @@
-"""The outbox: messages to agencies, each delivered once per idempotency key, retried, then dead-lettered."""
+"""The outbox: messages to agencies, kept as the difference between entitlement and acknowledgement.
+
+Per agency (``target_source``) and source record, ``push_state`` holds the hash of the entry the agency
+last acknowledged. Messages move ``pending`` → ``delivered`` (acknowledged), or ``dead`` after too many
+failed attempts (``released`` again by ``hub push retry --dead``), or ``superseded`` when a newer state
+replaced them before their first attempt. Attempts are recorded *before* the send is tried and committed,
+so a message that may have reached the agency keeps its idempotency key until it is acknowledged: after a
+crash it is sent again under the same key, and the agency deduplicates it.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ class OutboxMessage:
     body: bytes
     attempts: int
     entries: list[dict[str, Any]]
+    due: bool = True
 
 
 def enqueue(
@@ -37,37 +46,74 @@ def enqueue(
     body: bytes,
     entries: list[dict[str, Any]],
     run_id: int | None,
-) -> bool:
-    """Add a message unless one with the same idempotency key exists; True when added."""
+) -> int:
+    """Add a message; return its id."""
     with conn.cursor() as cur:
         cur.execute(
             """INSERT INTO outbox (target_source, idempotency_key, message_kind, content_type, body, entries,
                                    created_run_id)
-               VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING""",
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING message_id""",
             (target, key, kind, content_type, body, json.dumps(entries, ensure_ascii=False), run_id),
         )
-        return bool(cur.rowcount)
+        row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
-def due(conn: Conn, target: str, limit: int = 1000) -> list[OutboxMessage]:
-    """Pending messages whose next attempt is due, oldest first."""
+def supersede_unattempted(conn: Conn, target: str) -> int:
+    """Pending messages never attempted give way to tonight's state; return how many."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE outbox SET status = 'superseded' WHERE target_source = %s AND status = 'pending' "
+            "AND attempts = 0",
+            (target,),
+        )
+        return cur.rowcount
+
+
+def outstanding_hashes(conn: Conn, target: str) -> dict[str, str]:
+    """source record id → entry hash of the latest message not yet acknowledged (pending or dead)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT DISTINCT ON (e ->> 'source_record_id') e ->> 'source_record_id', e ->> '_sha256'
+               FROM outbox o, jsonb_array_elements(o.entries) e
+               WHERE o.target_source = %s AND o.status IN ('pending', 'dead')
+               ORDER BY e ->> 'source_record_id', o.message_id DESC""",
+            (target,),
+        )
+        return {str(a): str(b) for a, b in cur.fetchall()}
+
+
+def pending_in_order(conn: Conn, target: str, limit: int = 1000) -> list[OutboxMessage]:
+    """Pending messages oldest first, each marked whether its next attempt is due."""
     with conn.cursor() as cur:
         cur.execute(
             """SELECT message_id, target_source, idempotency_key, message_kind, content_type, body, attempts,
-                      entries
-               FROM outbox WHERE target_source = %s AND status = 'pending' AND next_attempt_at <= now()
+                      entries, next_attempt_at <= now()
+               FROM outbox WHERE target_source = %s AND status = 'pending'
                ORDER BY message_id LIMIT %s""",
             (target, limit),
         )
-        return [OutboxMessage(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7]) for r in cur.fetchall()]
+        return [OutboxMessage(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7], bool(r[8]))
+                for r in cur.fetchall()]
+
+
+def record_attempt(conn: Conn, message: OutboxMessage) -> None:
+    """Count the attempt about to be made (the caller commits before sending)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = now() WHERE message_id = %s",
+            (message.message_id,),
+        )
+    message.attempts += 1
 
 
 def mark_delivered(conn: Conn, message: OutboxMessage, entry_hashes: dict[str, str]) -> None:
-    """Delivered: remember what the agency now has per source record."""
+    """Acknowledged: remember what the agency now has per source record."""
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE outbox SET status = 'delivered', delivered_at = now(), attempts = attempts + 1, "
-            "last_error = NULL WHERE message_id = %s",
+            "UPDATE outbox SET status = 'delivered', delivered_at = now(), last_error = NULL "
+            "WHERE message_id = %s",
             (message.message_id,),
         )
         rows = [
@@ -85,23 +131,32 @@ def mark_delivered(conn: Conn, message: OutboxMessage, entry_hashes: dict[str, s
             )
 
 
-def mark_failed(conn: Conn, message: OutboxMessage, error: str, max_attempts: int) -> str:
-    """One more failed attempt: back off exponentially, or dead-letter after ``max_attempts``."""
-    attempts = message.attempts + 1
-    status = "dead" if attempts >= max_attempts else "pending"
-    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+def mark_failed(
+    conn: Conn, message: OutboxMessage, error: str, max_attempts: int, fatal: bool = False
+) -> str:
+    """A failed attempt: back off exponentially, or dead-letter after ``max_attempts`` (or at once, fatal)."""
+    status = "dead" if fatal or message.attempts >= max_attempts else "pending"
+    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, message.attempts - 1))
     with conn.cursor() as cur:
         cur.execute(
-            """UPDATE outbox SET attempts = %s, status = %s, last_error = %s,
+            """UPDATE outbox SET status = %s, last_error = %s,
                       next_attempt_at = now() + make_interval(secs => %s)
                WHERE message_id = %s""",
-            (attempts, status, error[:500], delay, message.message_id),
+            (status, error[:500], delay, message.message_id),
         )
     return status
 
 
+def release_dead(conn: Conn, target: str) -> int:
+    """Let dead letters' entries be queued again (``hub push retry --dead``); return how many."""
+    with conn.cursor() as cur:
+        cur.execute("UPDATE outbox SET status = 'released' WHERE target_source = %s AND status = 'dead'",
+                    (target,))
+        return cur.rowcount
+
+
 def delivered_hashes(conn: Conn, target: str) -> dict[str, str]:
-    """source record id → hash of the entry the agency last received."""
+    """source record id → hash of the entry the agency last acknowledged."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT source_record_id, entry_sha256 FROM push_state WHERE target_source = %s", (target,)
@@ -109,10 +164,17 @@ def delivered_hashes(conn: Conn, target: str) -> dict[str, str]:
         return {str(a): str(b) for a, b in cur.fetchall()}
 
 
-def pending_keys(conn: Conn, target: str) -> set[str]:
-    """Idempotency keys of messages not yet delivered (so a second push does not queue them again)."""
+def acknowledged_entries(conn: Conn, target: str, source_record_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """source record id → the entry (as queued) of the message the agency last acknowledged for it."""
+    if not source_record_ids:
+        return {}
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT idempotency_key FROM outbox WHERE target_source = %s AND status = 'pending'", (target,)
+            """SELECT ps.source_record_id, e FROM push_state ps
+               JOIN outbox o ON o.message_id = ps.message_id
+               CROSS JOIN LATERAL jsonb_array_elements(o.entries) e
+               WHERE ps.target_source = %s AND ps.source_record_id = ANY(%s::text[])
+                 AND e ->> 'source_record_id' = ps.source_record_id""",
+            (target, source_record_ids),
         )
-        return {str(r[0]) for r in cur.fetchall()}
+        return {str(sid): dict(entry) for sid, entry in cur.fetchall()}

@@ -38,8 +38,8 @@ def smev_crosswalk(entries: list[dict[str, Any]]) -> bytes:
 def file_xml(target: str, entries: list[dict[str, Any]]) -> bytes:
     """The hub's own registry-links file for agencies that exchange files."""
     root = etree.Element(f"{{{FILE_NS}}}registryLinks", nsmap={None: FILE_NS}, target=target)
-    for entry in entries:
-        attrs = {_camel(k): str(v) for k, v in entry.items() if v is not None}
+    for entry in entries:  # a field with no value (withheld, retracted) is written empty, not left out
+        attrs = {_camel(k): "" if v is None else str(v) for k, v in entry.items()}
         etree.SubElement(root, f"{{{FILE_NS}}}link", attrs)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 

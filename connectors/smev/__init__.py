@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from connectors.base import Payload, failed_payload
 from connectors.errors import ProtocolViolationError, SoapFaultError
 from connectors.http import HttpClient
-from connectors.smev.helpers import ack_request, body_element, get_response_request, read_message
+from connectors.smev.helpers import ack_request, body_element, get_response_request, read_message, soap_check
 from connectors.smev.settings import MAX_MESSAGES, PATH
 
 SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+SOAP_FAULT_STATUS = frozenset({500})  # SOAP 1.1 sends its Faults with HTTP 500: read them, do not guess
 
 
 class SmevConnector:
@@ -46,7 +47,7 @@ class SmevConnector:
             try:
                 answer = self.client.post(
                     self.path, data=get_response_request(self.node_id, self.namespace_uri),
-                    headers=SOAP_HEADERS,
+                    headers=SOAP_HEADERS, accept_status=SOAP_FAULT_STATUS, check=soap_check,
                 )
                 message = read_message(body_element(answer.body))
             except SoapFaultError:
@@ -73,7 +74,8 @@ class SmevConnector:
 
     def _acker(self, message_id: str, accepted: bool = True) -> Callable[[], None]:
         def ack() -> None:
-            answer = self.client.post(self.path, data=ack_request(message_id, accepted), headers=SOAP_HEADERS)
+            answer = self.client.post(self.path, data=ack_request(message_id, accepted), headers=SOAP_HEADERS,
+                                      accept_status=SOAP_FAULT_STATUS, check=soap_check)
             body_element(answer.body)
             self.acked.add(message_id)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.errors import ProtocolViolationError, SoapFaultError
+from connectors.errors import ProtocolViolationError, SoapFaultError, TransportError
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 EXCHANGE = "urn://region-education/smev-exchange/1.0"
@@ -89,6 +89,41 @@ def body_element(raw: bytes) -> Any:
         code = (element.findtext("faultcode") or "").strip().rpartition(":")[2] or "(none)"
         raise SoapFaultError(code[:100], (element.findtext("faultstring") or "").strip())
     return element
+
+
+DUPLICATE_FAULTS = frozenset({"DuplicateMessageID"})
+FATAL_FAULTS = frozenset({
+    "Client", "InvalidContent", "InvalidMessageIdFormat", "TargetMessageIsNotFound", "AccessDenied",
+    "SenderIsNotRegistered", "SignatureVerificationFault", "VersionMismatch", "MustUnderstand",
+})
+
+
+def fault_kind(code: str) -> str:
+    """``already_delivered`` | ``fatal`` | ``retriable`` for a SOAP faultcode's local name.
+
+    SMEV answers a MessageID it has seen with ``DuplicateMessageID``: the message is there. The sender's
+    own mistakes (``Client``, invalid content or id, an unknown target) will not improve with retries;
+    ``Server`` and anything unknown may.
+    """
+    if code in DUPLICATE_FAULTS:
+        return "already_delivered"
+    return "fatal" if code in FATAL_FAULTS else "retriable"
+
+
+def soap_check(answer: Any) -> None:
+    """For ``HttpClient.request(check=…)``: a retriable fault is a ``TransportError`` (retried), a fatal
+    one a ``SoapFaultError``; an answer that is already delivered passes."""
+    try:
+        body_element(answer.body)
+    except SoapFaultError as fault:
+        kind = fault_kind(fault.code)
+        if kind == "retriable":
+            raise TransportError(f"SOAP fault {fault.code} (HTTP {answer.status})") from None
+        if kind == "fatal":
+            raise
+        return
+    if answer.status >= 500:
+        raise TransportError(f"HTTP {answer.status} without a SOAP Fault")
 
 
 def _violation(message: str, raw: bytes) -> ProtocolViolationError:

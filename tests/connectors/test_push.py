@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from connectors.config import load_sources
-from connectors.push import push
+from connectors.push import push, retry_dead
 from registry.db import connect
 from registry.runs import ensure_source_system
 from sandbox.connections import hub_connections
@@ -88,16 +88,86 @@ def test_ngo_gets_registry_ids_only_once(agencies: Any, registry: str, sandbox_d
     assert len(_recorded(sandbox_dir, "ngo")) == before + 1
 
 
-def test_health_gets_status_but_social_protection_also_disability(agencies: Any, registry: str,
-                                                                  sandbox_dir: Path) -> None:
+def _file_links(sandbox_dir: Path) -> list[str]:
+    files = sorted((sandbox_dir / "social_protection" / "inbox").glob("HUB_registry_links_*.xml"),
+                   key=lambda f: f.stat().st_mtime_ns)
+    return [f.read_text("utf-8") for f in files]
+
+
+def _disclosures(url: str, field: str) -> list[tuple[str, str, int | None]]:
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT target_source, basis, consent_id FROM disclosure WHERE field = %s ORDER BY 1, 2",
+                    (field,))
+        return [(str(a), str(b), c) for a, b, c in cur.fetchall()]
+
+
+def _consent(url: str, agencies: list[str], purpose: str = "social_support") -> int:
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO consent (person_id, source_code, source_record_id, receiving_agencies,
+                       purpose, valid_from)
+                       VALUES ('P000000002', 'health', 'Consent/k1', %s, %s, '2026-01-01')
+                       RETURNING consent_id""", (agencies, purpose))
+        row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_health_data_goes_only_under_a_consent_naming_the_agency_and_is_retracted_on_withdrawal(
+    agencies: Any, registry: str, sandbox_dir: Path
+) -> None:
     push(SOURCES["health"], registry)
     health = json.dumps(_recorded(sandbox_dir, "health")[-1], ensure_ascii=False)
     assert '"accompaniment_status": "active"' in health
     assert "disability" not in health
+    push(SOURCES["social_protection"], registry)  # no consent at all
+    assert 'disabilityStatus="disability"' not in _file_links(sandbox_dir)[-1]
+    wrong = _consent(registry, ["health"])  # a consent naming only health
+    assert push(SOURCES["social_protection"], registry).entries_changed == 0
+    with connect(registry) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE consent SET receiving_agencies = '{social_protection}', purpose = 'other' "
+                    "WHERE consent_id = %s", (wrong,))
+    assert push(SOURCES["social_protection"], registry).entries_changed == 0  # wrong purpose
+    with connect(registry) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE consent SET purpose = 'Social_Support ' WHERE consent_id = %s", (wrong,))
+    assert push(SOURCES["social_protection"], registry).delivered == 1
+    assert 'disabilityStatus="disability"' in _file_links(sandbox_dir)[-1]
+    assert _disclosures(registry, "disability_status") == [("social_protection", "consent", wrong)]
+    assert ("social_protection", "law_442fz", None) in _disclosures(registry, "registry_person_id")
+    with connect(registry) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE consent SET withdrawn_on = current_date WHERE consent_id = %s", (wrong,))
     stats = push(SOURCES["social_protection"], registry)
-    assert stats.delivered == 1
-    files = list((sandbox_dir / "social_protection" / "inbox").glob("HUB_registry_links_*.xml"))
-    assert any('disabilityStatus="disability"' in f.read_text("utf-8") for f in files)
+    assert (stats.delivered, stats.retracted_fields) == (1, 1)
+    assert 'disabilityStatus=""' in _file_links(sandbox_dir)[-1]
+    assert _disclosures(registry, "disability_status") == [("social_protection", "consent", wrong),
+                                                           ("social_protection", "retraction", None)]
+    assert "disability" not in json.dumps(_recorded(sandbox_dir, "ngo"))
+
+
+def test_a_status_that_flips_back_and_forth_ends_as_the_registry_says(
+    agencies: Any, registry: str, sandbox_dir: Path
+) -> None:
+    for closed in (None, "2026-10-01", None, "2026-10-01"):
+        with connect(registry) as conn, conn.cursor() as cur:
+            cur.execute("UPDATE accompaniment_case SET closed_on = %s", (closed,))
+        push(SOURCES["health"], registry)
+        last = _recorded(sandbox_dir, "health")[-1]
+        assert f'"accompaniment_status": "{"closed" if closed else "active"}"' in json.dumps(last)
+
+
+def test_a_smev_message_sent_again_after_a_crash_is_already_delivered(
+    agencies: Any, registry: str, sandbox_dir: Path
+) -> None:
+    assert push(SOURCES["education"], registry).delivered == 1
+    with connect(registry) as conn, conn.cursor() as cur:  # the hub died after sending, before recording it
+        cur.execute("UPDATE outbox SET status = 'pending', delivered_at = NULL "
+                    "WHERE target_source = 'education'")
+        cur.execute("DELETE FROM push_state WHERE target_source = 'education'")
+    again = push(SOURCES["education"], registry)
+    assert (again.queued, again.delivered, again.failed) == (0, 1, 0)  # same message, same MessageID
+    with connect(registry) as conn, conn.cursor() as cur:
+        cur.execute("SELECT status, attempts FROM outbox WHERE target_source = 'education'")
+        assert cur.fetchall() == [("delivered", 2)]
+    assert len(_recorded(sandbox_dir, "education")) == 1  # the agency kept it once (DuplicateMessageID)
 
 
 def test_education_gets_a_smev_crosswalk_for_students_only(agencies: Any, registry: str,
@@ -119,8 +189,9 @@ def test_a_status_change_sends_only_what_changed(agencies: Any, registry: str, s
     assert '"post_accompaniment"' in json.dumps(_recorded(sandbox_dir, "health")[-1])
 
 
-def test_undeliverable_messages_back_off_then_die(registry: str, monkeypatch: pytest.MonkeyPatch,
-                                                 sandbox_dir: Path) -> None:
+def test_undeliverable_messages_back_off_die_and_are_retried_on_demand(
+    agencies: Any, registry: str, monkeypatch: pytest.MonkeyPatch, sandbox_dir: Path
+) -> None:
     closed = hub_connections(sandbox_dir, {"health": 1, "ngo": 1, "education": 1})
     monkeypatch.setenv("AIRFLOW_CONN_NGO_API", closed["AIRFLOW_CONN_NGO_API"])
     source = SOURCES["ngo"].model_copy(update={"push": SOURCES["ngo"].push.model_copy(  # type: ignore[union-attr]
@@ -135,3 +206,9 @@ def test_undeliverable_messages_back_off_then_die(registry: str, monkeypatch: py
         cur.execute("UPDATE outbox SET next_attempt_at = now()")
     second = push(source, registry)
     assert (second.queued, second.failed, second.dead) == (0, 1, 1)
+    held = push(source, registry)  # a dead letter's entries are held, not queued again every night
+    assert (held.queued, held.failed) == (0, 0)
+    reopened = hub_connections(sandbox_dir, agencies.ports)
+    monkeypatch.setenv("AIRFLOW_CONN_NGO_API", reopened["AIRFLOW_CONN_NGO_API"])
+    released, retried = retry_dead(source, registry)
+    assert (released, retried.queued, retried.delivered) == (1, 1, 1)

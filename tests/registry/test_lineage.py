@@ -298,7 +298,8 @@ def test_push_deliveries_are_audited_without_personal_data(world: dict[str, Any]
     assert sorted((int(d["message_id"]), d["idempotency_key"], d["entries"]) for _, d in rows) == sorted(
         delivered
     )
-    assert all(set(d) == {"target", "message_id", "idempotency_key", "entries"} for _, d in rows)
+    assert all(set(d) == {"target", "message_id", "idempotency_key", "entries", "fields_disclosed"}
+               for _, d in rows)
 
 
 def test_report_is_self_contained_html(world: dict[str, Any], tmp_path: Path) -> None:
