@@ -22,6 +22,7 @@ from hub.commands import (
     lineage_cmd,
     mapping_cmd,
     pull_cmd,
+    push_cmd,
     registry_cmd,
     runs_cmd,
     sandbox_cmd,
@@ -48,7 +49,8 @@ main.add_command(validate.validate)
 main.add_command(mapping_cmd.mapping)
 main.add_command(pull_cmd.pull)
 main.add_command(pull_cmd.quarantine)
-main.add_command(pull_cmd.push_cmd)
+main.add_command(push_cmd.push_cmd)
+main.add_command(push_cmd.disclosures)
 main.add_command(registry_cmd.reconcile)
 main.add_command(registry_cmd.waiting)
 main.add_command(registry_cmd.matching)

@@ -93,37 +93,3 @@ def show(quarantine_id: int, raw: bool, as_json: bool) -> None:
     if row is None:
         raise click.ClickException(f"no quarantine row {quarantine_id}")
     emit(row, as_json, lambda r: "\n".join(f"{k:<14} {v}" for k, v in r.items()))
-
-
-@click.command("push")
-@click.argument("source", required=False)
-@click.option("--all", "push_all", is_flag=True, help="Push to every source that has a push configuration.")
-@json_option
-def push_cmd(source: str | None, push_all: bool, as_json: bool) -> None:
-    """Queue registry-id crosswalks and status changes for SOURCE (or --all) and deliver them."""
-    from connectors.config import load_sources
-    from connectors.errors import UnknownSourceError
-    from connectors.push import push as run_push
-
-    sources = load_sources()
-    codes = [c for c, s in sources.items() if s.push] if push_all else [source] if source else []
-    if not codes:
-        raise click.UsageError("name a SOURCE or use --all")
-    results = []
-    for code in codes:
-        if code not in sources:
-            raise UnknownSourceError(f"unknown source {code!r}; configured: {', '.join(sources)}")
-        results.append(run_push(sources[code]).as_dict())
-    emit(
-        results if push_all else results[0],
-        as_json,
-        lambda d: "\n".join(
-            f"{r['source']:<18} run {r['run_id']}: {r['entries_changed']} changed, {r['queued']} queued, "
-            f"{r['delivered']} delivered, {r['failed']} failed ({r['dead']} dead-lettered)"
-            for r in (d if isinstance(d, list) else [d])
-        ),
-    )
-    undelivered = [r for r in results if r["failed"]]
-    if undelivered:
-        fail(f"{sum(r['failed'] for r in undelivered)} message(s) not delivered to "
-             f"{', '.join(r['source'] for r in undelivered)}")

@@ -7,6 +7,9 @@ outbox, the formats and the delivery against the real sandbox servers.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,6 +144,15 @@ def test_health_data_goes_only_under_a_consent_naming_the_agency_and_is_retracte
     assert _disclosures(registry, "disability_status") == [("social_protection", "consent", wrong),
                                                            ("social_protection", "retraction", None)]
     assert "disability" not in json.dumps(_recorded(sandbox_dir, "ngo"))
+    listed = subprocess.run([sys.executable, "-m", "hub", "disclosures", "list", "--person", "P000000002",
+                             "--purpose", "test", "--json"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "HUB_DATABASE_URL": registry}, check=True)
+    fields = {(r["target_source"], r["field"], r["basis"]) for r in json.loads(listed.stdout)}
+    assert ("social_protection", "disability_status", "retraction") in fields
+    with connect(registry) as conn, conn.cursor() as cur:
+        cur.execute("SELECT object_id, details ->> 'purpose' FROM audit_log "
+                    "WHERE action = 'disclosures.list'")
+        assert cur.fetchall() == [("P000000002", "test")]
 
 
 def test_a_status_that_flips_back_and_forth_ends_as_the_registry_says(
