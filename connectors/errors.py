@@ -13,7 +13,8 @@ Hierarchy::
     │   ├── SoapFaultError         a SOAP Fault (its code and string)
     │   └── HostileBodyError       a body refused unread or half-read (decompression bomb, oversize)
     ├── UnknownSourceError         a source code that is not configured
-    └── QualityGateError           too many quarantined records in a pull (what arrived stays staged)
+    ├── QualityGateError           too many quarantined records in a pull (what arrived stays staged)
+    └── DeliveryIncompleteError    a push left messages undelivered (they stay pending or dead-lettered)
 """
 
 from __future__ import annotations
@@ -91,3 +92,7 @@ class UnknownSourceError(ConnectorError):
 
 class QualityGateError(ConnectorError):
     """The share of quarantined records is above the source's threshold."""
+
+
+class DeliveryIncompleteError(ConnectorError):
+    """A push ended with messages not delivered: its run is ``failed`` and so is the Airflow task."""

@@ -29,9 +29,15 @@ def airflow_env(
     home = home or airflow_home()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    # Airflow starts its own parts by name (`standalone` runs `airflow scheduler` …): the venv's bin first.
+    bin_dir = str(Path(sys.executable).parent)
+    rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir]
+    env["PATH"] = os.pathsep.join([bin_dir, *rest])
     env.update(
         {
             "AIRFLOW_HOME": str(home),
+            # The UI and API listen on loopback only unless a deployment says otherwise.
+            "AIRFLOW__API__HOST": os.environ.get("AIRFLOW__API__HOST", "127.0.0.1"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

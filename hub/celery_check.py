@@ -213,7 +213,8 @@ def task_instances(metadata_url: str) -> list[dict[str, Any]]:
     """Every task instance in the metadata database: DAG, task, state, the host that ran it, queue."""
     from registry.db import connect
 
-    with connect(metadata_url) as conn, conn.cursor() as cur:
+    # Airflow's metadata database is not the registry: its sessions stay the login's, not hub_app.
+    with connect(metadata_url, owner=True) as conn, conn.cursor() as cur:
         cur.execute("""SELECT dag_id, task_id, state, hostname, queue, try_number, start_date, end_date
                        FROM task_instance ORDER BY start_date NULLS LAST, dag_id, task_id""")
         keys = ("dag_id", "task_id", "state", "hostname", "queue", "try_number", "start_date", "end_date")
@@ -348,7 +349,7 @@ def _drive_with_scheduler(stack: Stack, metadata_url: str, registry_url: str) ->
 def _parsed_dags(metadata_url: str) -> set[str]:
     from registry.db import connect
 
-    with connect(metadata_url) as conn, conn.cursor() as cur:
+    with connect(metadata_url, owner=True) as conn, conn.cursor() as cur:
         cur.execute("SELECT to_regclass('dag') IS NOT NULL")
         row = cur.fetchone()
         if not row or not row[0]:
@@ -360,7 +361,7 @@ def _parsed_dags(metadata_url: str) -> set[str]:
 def _dag_runs(metadata_url: str) -> list[tuple[str, str, str]]:
     from registry.db import connect
 
-    with connect(metadata_url) as conn, conn.cursor() as cur:
+    with connect(metadata_url, owner=True) as conn, conn.cursor() as cur:
         cur.execute("SELECT dag_id, run_type, state FROM dag_run ORDER BY start_date NULLS LAST, dag_id")
         return [(str(d), str(t), str(s)) for d, t, s in cur.fetchall()]
 

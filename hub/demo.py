@@ -56,6 +56,7 @@ def run_demo(say: Say = click.echo) -> dict[str, Any]:
     sandbox = _fresh_sandbox(say)
     logs = hub_home() / "logs"
     nights: list[tuple[str, str]] = []
+    failed_dags: list[str] = []
     with _agency_servers(sandbox, say) as connections:
         env = airflow_env(url, extra=connections)
         _step(say, "airflow metadata", [airflow_bin(), "db", "migrate"], env, logs / "airflow-db-migrate.log")
@@ -63,14 +64,9 @@ def run_demo(say: Say = click.echo) -> dict[str, Any]:
             if night == 2:
                 _advance(sandbox, say)
             nights.append((f"night {night}", _db_now(url)))
-            _step(
-                say,
-                f"night {night} DAGs",
-                [sys.executable, "-m", "hub.airflow_runner", *_dag_specs(night == 1)],
-                env,
-                logs / f"night-{night}.log",
-            )
+            failed_dags += _night_step(say, night, env, logs / f"night-{night}.log")
     summary = _summary(url, sandbox, nights)
+    summary["failed_dag_runs"] = failed_dags
     summary["seconds"] = round(time.monotonic() - started, 1)
     say(_report(summary))
     return summary
@@ -139,11 +135,35 @@ def _step(say: Say, label: str, args: list[str], env: dict[str, str], log: Path)
     say(f"{label:<17} ok in {time.monotonic() - t0:.1f}s (log: {log})")
 
 
+def _night_step(say: Say, night: int, env: dict[str, str], log: Path) -> list[str]:
+    """Run one night's DAGs; return the DAG runs that did not succeed (the night goes on past them)."""
+    t0 = time.monotonic()
+    args = [sys.executable, "-m", "hub.airflow_runner", *_dag_specs(night == 1)]
+    code = run_logged(args, env, log)
+    lines = log.read_text("utf-8", errors="replace").splitlines() if log.exists() else []
+    if code not in (0, 1) or not any(line.startswith("HUB_DAG_RUN_STATE=") for line in lines):
+        raise click.ClickException(f"night {night} DAGs did not run (exit {code}); see {log}")
+    runs = [dict(kv.split("=", 1) for kv in line.split()[1:])
+            for line in lines if line.startswith("HUB_DAG_RUN ")]
+    failed = [f"night {night}: {r.get('dag_id')} {r.get('state')}"
+              for r in runs if r.get("state") != "success"]
+    state = "ok" if not failed else f"{len(failed)} DAG run(s) did not succeed"
+    say(f"{'night ' + str(night) + ' DAGs':<17} {state} in {time.monotonic() - t0:.1f}s (log: {log})")
+    return failed
+
+
 def _summary(url: str, sandbox: Path, nights: list[tuple[str, str]]) -> dict[str, Any]:
     from matching.evaluate import evaluate
+    from registry import audit, disclosures
     from registry.lineage import trace_values
     from registry.maintenance import last_maintenance_run
-    from registry.report import pulls_by_night, registry_totals, well_traced_person
+    from registry.report import (
+        pulls_by_night,
+        registry_totals,
+        roles_by_dag,
+        runs_not_succeeded,
+        well_traced_person,
+    )
 
     maintenance = last_maintenance_run(url)
     with connect(url) as conn:
@@ -154,6 +174,10 @@ def _summary(url: str, sandbox: Path, nights: list[tuple[str, str]]) -> dict[str
             "pulls": pulls_by_night(conn, nights),
             "registry": registry_totals(conn),
             "lineage_example": {"registry_id": person, "trace": trace},
+            "disclosures": disclosures.counts(conn),
+            "runs_not_succeeded": runs_not_succeeded(conn),
+            "roles_by_dag": roles_by_dag(conn),
+            "audit": {k: v for k, v in audit.verify(conn).items() if k != "problems"},
         }
     summary["accuracy"] = evaluate(sandbox, url)
     return summary
@@ -186,11 +210,32 @@ def _report(s: dict[str, Any]) -> str:
         f"{acc['families']['recall']}"
     )
     lines += _trace_text(s["lineage_example"])
+    lines += _trust_text(s)
     lines.append(
         f"\nDone in {s['seconds']}s. Explore with .venv/bin/hub (db status, review list, quarantine list, "
         f"lineage …); Airflow home {airflow_home()}: `make airflow` for the UI."
     )
     return "\n".join(lines)
+
+
+def _trust_text(s: dict[str, Any]) -> list[str]:
+    """Disclosures per agency and legal basis, the database role of each DAG, the audit log's state."""
+    lines = ["", "disclosed (fields sent to agencies, by legal basis):"]
+    for agency, by_basis in sorted(s["disclosures"].items()):
+        lines.append(f"  {agency:<18}" + ", ".join(f"{basis} {n}" for basis, n in sorted(by_basis.items())))
+    if not s["disclosures"]:
+        lines.append("  nothing")
+    lines.append("database role per DAG: " + "; ".join(
+        f"{dag} {'/'.join(roles)}" for dag, roles in s["roles_by_dag"].items()))
+    bad = s["runs_not_succeeded"]
+    lines.append("runs that did not succeed: " + ("none" if not bad else "; ".join(
+        f"run {r['run_id']} {r['kind']} {r['source'] or ''} {r['status']}: {r['error']}" for r in bad)))
+    if s.get("failed_dag_runs"):
+        lines.append("Airflow DAG runs that did not succeed: " + "; ".join(s["failed_dag_runs"]))
+    a = s["audit"]
+    state = "verified" if a["ok"] else f"NOT verified ({a['problem_count']} problem(s): {a['problem']})"
+    lines.append(f"audit log: {a['rows']} rows, {a['checkpoints']} signed checkpoint(s), {state}")
+    return lines
 
 
 def _trace_text(example: dict[str, Any]) -> list[str]:

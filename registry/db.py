@@ -84,23 +84,50 @@ def drop_database(server_url: str, database: str) -> None:
         conn.close()
 
 
-def connect_raw(url: str) -> psycopg2.extensions.connection:
+APP_ROLE = "hub_app"
+"""The application's role (migration 0007): no DDL, no trigger control, no audit rewrite."""
+
+
+def connect_raw(url: str, role: str | None = None) -> psycopg2.extensions.connection:
+    """A connection; with ``role`` its session runs as that role from the start (``-c role=…``).
+
+    A database that has not been migrated has no ``hub_app`` yet: then the login's own role is used (there
+    is nothing to protect, and ``hub db upgrade`` has to run first anyway).
+    """
+    options = f"-c role={role}" if role else None
     try:
+        if options:
+            return psycopg2.connect(url, connect_timeout=5, application_name="family-hub", options=options)
         return psycopg2.connect(url, connect_timeout=5, application_name="family-hub")
     except psycopg2.OperationalError as exc:
-        # psycopg2's message names host and database but not the password; keep only its first line.
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-        raise DatabaseUnavailableError(f"cannot connect to the registry database: {first_line}") from exc
+        if role and _no_such_role(str(exc), role):  # not migrated: no hub_app yet
+            return connect_raw(url)
+        raise _unavailable(exc) from exc
     except psycopg2.ProgrammingError:  # "invalid dsn": the message would quote the URL, password included
         raise DatabaseUnavailableError(
             "the registry database URL (HUB_DATABASE_URL) is not a valid PostgreSQL URL or key=value string"
         ) from None
 
 
+def _no_such_role(message: str, role: str) -> bool:
+    # The server says either (the role exists nowhere in the cluster, or is not usable by this login).
+    return f'role "{role}" does not exist' in message or 'invalid value for parameter "role"' in message
+
+
+def _unavailable(exc: psycopg2.OperationalError) -> DatabaseUnavailableError:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+    return DatabaseUnavailableError(f"cannot connect to the registry database: {first_line}")
+
+
 @contextmanager
-def connect(url: str | None = None) -> Iterator[psycopg2.extensions.connection]:
-    """A connection to the registry; committed on success, rolled back on error, always closed."""
-    conn = connect_raw(url or database_url())
+def connect(url: str | None = None, *, owner: bool = False) -> Iterator[psycopg2.extensions.connection]:
+    """A connection to the registry; committed on success, rolled back on error, always closed.
+
+    Its session runs as ``hub_app`` (least privilege: the nightly pulls, reconcile, push and every command
+    can read and write data but not change the schema, disable a trigger or rewrite the audit log), unless
+    ``owner`` — migrations and VACUUM, the only owner's work, ask for it.
+    """
+    conn = connect_raw(url or database_url(), None if owner else APP_ROLE)
     try:
         yield conn
         conn.commit()

@@ -21,7 +21,7 @@ STATUS_TABLES = (
 def upgrade_registry(url: str | None = None, airflow_context: dict[str, Any] | None = None) -> dict[str, Any]:
     """Apply pending migrations and record a ``maintenance`` run; return what was done."""
     url = url or database_url()
-    with connect(url) as conn:
+    with connect(url, owner=True) as conn:
         result = migrate.upgrade(conn)
         run_id = _record_run(conn, result.as_dict(), airflow_context or {})
     return {"database": redact(url), "run_id": run_id, **result.as_dict()}
@@ -96,8 +96,8 @@ def vacuum_and_retention(url: str | None = None, retention_days: int = 730) -> d
         cur.execute("DELETE FROM quarantine WHERE resolved_at < now() - make_interval(days => %s)",
                     (retention_days,))
         deleted = cur.rowcount
-    with connect(url) as conn:
-        conn.autocommit = True  # VACUUM cannot run inside a transaction
+    with connect(url, owner=True) as conn:
+        conn.autocommit = True  # VACUUM cannot run inside a transaction; it is the tables' owner's
         with conn.cursor() as cur:
             for table in VACUUM_TABLES:
                 cur.execute(f"VACUUM (ANALYZE) {table}")

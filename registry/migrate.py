@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2.errors
 import psycopg2.extensions
 
 from registry.errors import MigrationChecksumError, MigrationError
@@ -88,12 +89,32 @@ def applied_versions(conn: psycopg2.extensions.connection) -> dict[int, str]:
 
 
 def upgrade(conn: psycopg2.extensions.connection, directory: Path = MIGRATIONS_DIR) -> UpgradeResult:
-    """Apply every pending migration; idempotent. ``conn`` must not be in a transaction."""
+    """Apply every pending migration; idempotent. ``conn`` must not be in a transaction.
+
+    Migrations are the owner's: the session leaves the application role (``SET ROLE NONE``; a login that is
+    itself only ``hub_app`` stays what it is). With nothing to apply nothing is written, so ``hub db
+    upgrade`` succeeds for the application's own login too.
+    """
     migrations = discover(directory)
     conn.autocommit = False
     with conn.cursor() as cur:
+        cur.execute("SET ROLE NONE")
+    done = applied_versions(conn)
+    conn.commit()
+    _check_unchanged(migrations, done)
+    if all(m.version in done for m in migrations):
+        return UpgradeResult([], migrations[-1].version if migrations else 0)
+    with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        cur.execute(_BOOKKEEPING)
+        try:
+            cur.execute(_BOOKKEEPING)
+        except psycopg2.errors.InsufficientPrivilege as exc:
+            conn.rollback()
+            cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            conn.commit()
+            pending = ", ".join(f"{m.version:04d}_{m.name}" for m in migrations if m.version not in done)
+            raise MigrationError(f"migrations pending ({pending}) but this login may not change the schema "
+                                 "(it acts as hub_app): run `hub db upgrade` with the owner's URL") from exc
     conn.commit()
     try:
         done = applied_versions(conn)

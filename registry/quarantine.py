@@ -33,6 +33,22 @@ def list_quarantine(source: str | None = None, limit: int = 50) -> list[dict[str
         return [dict(zip(_COLUMNS, row, strict=True)) for row in cur.fetchall()]
 
 
+def list_warnings(source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Current staged records kept with warnings (a value dropped or kept raw), newest first; no values."""
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT staged_id, source_code, record_kind, source_record_id, run_id, raw_pointer, warnings
+               FROM staged_record
+               WHERE superseded_by IS NULL AND warnings <> '[]'::jsonb
+                 AND (%s::text IS NULL OR source_code = %s)
+               ORDER BY staged_id DESC LIMIT %s""",
+            (source, source, limit),
+        )
+        cols = ("staged_id", "source_code", "record_kind", "source_record_id", "run_id", "raw_pointer",
+                "warnings")
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
 def show_quarantine(quarantine_id: int, with_raw: bool = False) -> dict[str, Any] | None:
     """One row; ``with_raw`` adds the raw bytes decoded as text (lossy for binary)."""
     with connect() as conn, conn.cursor() as cur:

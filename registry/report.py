@@ -70,3 +70,20 @@ def well_traced_person(conn: Conn) -> str | None:
                        LIMIT 1""")
         row = cur.fetchone()
     return str(row[0]) if row else None
+
+
+def roles_by_dag(conn: Conn) -> dict[str, list[str]]:
+    """Which database roles the runs of each DAG used (least privilege: ``hub_app`` but for maintenance)."""
+    with conn.cursor() as cur:
+        cur.execute("""SELECT dag_id, array_agg(DISTINCT coalesce(db_role, '?'))
+                       FROM run WHERE dag_id IS NOT NULL GROUP BY dag_id ORDER BY dag_id""")
+        return {str(d): sorted(r) for d, r in cur.fetchall()}
+
+
+def runs_not_succeeded(conn: Conn, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest hub runs that failed or were abandoned (the demo's summary says which)."""
+    with conn.cursor() as cur:
+        cur.execute("""SELECT run_id, kind, source_code, status, error FROM run
+                       WHERE status IN ('failed', 'abandoned') ORDER BY run_id DESC LIMIT %s""", (limit,))
+        return [{"run_id": r, "kind": k, "source": s, "status": st, "error": (e or "")[:200]}
+                for r, k, s, st, e in cur.fetchall()]

@@ -24,6 +24,8 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+# The hub's own working folder (audit keys and checkpoints among it) is the test session's, not the project's.
+os.environ.setdefault("HUB_HOME", tempfile.mkdtemp(prefix="hub-test-home-"))
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -28,4 +28,10 @@ def airflow(args: tuple[str, ...]) -> None:
     from registry.db import database_url
 
     env = airflow_env(database_url())
+    if args[:1] == ("standalone",):
+        port = env.get("AIRFLOW__API__PORT", "8080")
+        passwords = f"{env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated"
+        click.echo(f"Airflow UI: http://{env['AIRFLOW__API__HOST']}:{port} (the DAG runs of `make demo`)\n"
+                   f"sign in as admin; the password is in {passwords} (written on the first start). "
+                   "Ctrl-C stops it.", err=True)
     os.execve(airflow_bin(), [airflow_bin(), *args], env)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from hub.commands import lineage_text
-from hub.output import emit, json_option
+from hub.output import emit, fail, json_option
 
 T = TypeVar("T")
 as_of_option = click.option(
@@ -244,26 +244,43 @@ def report_lineage(entity_id: str, out: Path, as_json: bool) -> None:
 
 @click.group()
 def audit() -> None:
-    """The append-only, hash-chained audit log."""
+    """The append-only audit log: chained by the database, signed by the hub, checkpointed outside both."""
 
 
 @audit.command()
 @json_option
 def verify(as_json: bool) -> None:
-    """Recompute the hash chain; name the first broken row; exit 1 when broken."""
+    """Check every row (chain, hash, signature, content) and every checkpoint; exit 1 naming each problem."""
     from registry import audit as audit_log
     from registry.db import connect
 
     with connect() as conn:
         result = audit_log.verify(conn)
-    emit(
-        result,
-        as_json,
-        lambda r: (
-            f"audit log ok: {r['rows']} rows, chain intact"
-            if r["ok"]
-            else f"audit log BROKEN at row {r['first_broken']}: {r['problem']} ({r['rows']} rows read)"
-        ),
-    )
+    emit(result, as_json, _verify_text)
     if not result["ok"]:
-        raise SystemExit(1)
+        fail(f"audit log BROKEN at row {result['first_broken']}: {result['problem']} "
+             f"({result['problem_count']} problem(s) in {result['rows']} rows)")
+
+
+def _verify_text(r: dict[str, Any]) -> str:
+    if r["ok"]:
+        legacy = f", {r['legacy_rows']} from before signatures" if r["legacy_rows"] else ""
+        return (f"audit log ok: {r['rows']} rows{legacy}, chain intact, every row signed, "
+                f"{r['checkpoints']} checkpoint(s) hold")
+    return "\n".join(f"row {p['audit_id'] if p['audit_id'] is not None else '-'}: {p['problem']}"
+                     for p in r["problems"])
+
+
+@audit.command()
+@json_option
+def checkpoint(as_json: bool) -> None:
+    """Write the chain head as a signed checkpoint outside the database (HUB_AUDIT_CHECKPOINTS)."""
+    from registry import audit as audit_log
+    from registry.audit_keys import checkpoints_path
+    from registry.db import connect
+
+    with connect() as conn:
+        written = audit_log.checkpoint(conn)
+    emit({"checkpoint": written, "file": str(checkpoints_path())}, as_json,
+         lambda d: f"checkpoint of row {d['checkpoint']['audit_id']} written to {d['file']}"
+         if d["checkpoint"] else "the audit log is empty: nothing to checkpoint")

@@ -62,11 +62,20 @@ def quarantine() -> None:
 @quarantine.command("list")
 @click.option("--source", help="Only this source.")
 @click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--warnings", "warnings_", is_flag=True,
+              help="Instead: staged records kept with a warning (a value dropped or kept as sent).")
 @json_option
-def list_(source: str | None, limit: int, as_json: bool) -> None:
+def list_(source: str | None, limit: int, warnings_: bool, as_json: bool) -> None:
     """The most recent quarantined records (reasons only; no personal values)."""
-    from registry.quarantine import list_quarantine
+    from registry.quarantine import list_quarantine, list_warnings
 
+    if warnings_:
+        kept = list_warnings(source, limit)
+        emit(kept, as_json, lambda rs: "\n".join(
+            [f"{'staged':>8}  {'source':<18} {'kind':<11} warning"]
+            + [f"{r['staged_id']:>8}  {r['source_code']:<18} {r['record_kind']:<11} {w[:100]}"
+               for r in rs for w in r["warnings"]]) if rs else "no staged record has warnings")
+        return
     rows = list_quarantine(source, limit)
     emit(
         rows,

@@ -16,8 +16,9 @@ Key = tuple[str, str]
 # Everything the pulls (staging) and reconciles (registry) derived from the raw payloads. Kept: raw_payload,
 # raw_payload_chunk, run, source_system, source_cursor and the append-only audit_log.
 DERIVED_TABLES = (
-    "attribute_lineage", "survivorship_conflict", "match_person", "entity_event", "steward_decision",
-    "review_item", "entity_link", "membership", "family_category", "service", "health_status", "consent",
+    "disclosure", "attribute_lineage", "survivorship_conflict", "match_person", "entity_event",
+    "steward_decision", "review_item", "entity_link", "membership", "family_category", "service",
+    "health_status", "consent",
     "accompaniment_case", "push_state", "outbox", "registry_person", "registry_family", "quarantine",
     "staged_record",
 )
@@ -28,7 +29,7 @@ def wipe_derived_state(url: str) -> None:
 
     No CASCADE: if a new table refers to one of these, TRUNCATE fails and this list must learn about it.
     """
-    with connect(url) as conn, conn.cursor() as cur:
+    with connect(url, owner=True) as conn, conn.cursor() as cur:  # TRUNCATE is the owner's
         cur.execute(f"TRUNCATE {', '.join(DERIVED_TABLES)}")
 
 

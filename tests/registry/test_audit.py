@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -51,17 +52,25 @@ def shared(pg_server_url: str) -> Iterator[str]:
     drop_database(pg_server_url, name)
 
 
+@contextmanager
+def app_login(url: str, login: str) -> Iterator[str]:
+    """``url`` for a new login ``login`` that is a member of ``hub_app`` (and nothing else); dropped after."""
+    with connect(url, owner=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP ROLE IF EXISTS {login}")
+        cur.execute(f"CREATE ROLE {login} LOGIN IN ROLE hub_app")
+    try:
+        yield as_user(url, login)
+    finally:
+        with connect(url, owner=True) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {login}")
+            cur.execute(f"DROP ROLE {login}")
+
+
 @pytest.fixture(scope="module")
 def app_url(shared: str) -> Iterator[str]:
     """The registry URL of a login that is a member of ``hub_app`` (and nothing else)."""
-    login = f"hub_audit_app_{os.getpid()}"
-    with connect(shared) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP ROLE IF EXISTS {login}")
-        cur.execute(f"CREATE ROLE {login} LOGIN IN ROLE hub_app")
-    yield as_user(shared, login)
-    with connect(shared) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP OWNED BY {login}")
-        cur.execute(f"DROP ROLE {login}")
+    with app_login(shared, f"hub_audit_app_{os.getpid()}") as url:
+        yield url
 
 
 def _ids(url: str) -> list[int]:
@@ -72,7 +81,7 @@ def _ids(url: str) -> list[int]:
 
 def _as_owner(url: str, statement: str, *args: object) -> None:
     """Run ``statement`` with the append-only trigger switched off (owner/superuser only), then on again."""
-    with connect(url) as conn, conn.cursor() as cur:
+    with connect(url, owner=True) as conn, conn.cursor() as cur:
         cur.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
         cur.execute(statement, args)
         cur.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")
@@ -80,13 +89,15 @@ def _as_owner(url: str, statement: str, *args: object) -> None:
 
 def _verify_cli(url: str) -> tuple[int, dict[str, object]]:
     result = CliRunner(env={"HUB_DATABASE_URL": url}).invoke(main, ["audit", "verify", "--json"])
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def test_an_intact_chain_verifies(shared: str) -> None:
     with connect(shared) as conn:
-        assert audit.verify(conn) == {"ok": True, "rows": 5, "first_broken": None, "problem": None}
-    assert _verify_cli(shared) == (0, {"ok": True, "rows": 5, "first_broken": None, "problem": None})
+        result = audit.verify(conn)
+    assert (result["ok"], result["rows"], result["first_broken"], result["problems"]) == (True, 5, None, [])
+    code, cli = _verify_cli(shared)
+    assert (code, cli["ok"], cli["rows"]) == (0, True, 5)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +120,7 @@ def test_the_hub_role_cannot_rewrite_the_audit_log(app_url: str, statement: str)
 
 def test_the_trigger_still_refuses_the_superuser(shared: str) -> None:
     for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
-        with pytest.raises(psycopg2.Error, match="append-only"), connect(shared) as conn:
+        with pytest.raises(psycopg2.Error, match="append-only"), connect(shared, owner=True) as conn:
             conn.cursor().execute(statement)
 
 
@@ -129,7 +140,7 @@ def test_an_edited_row_is_named(registry: str) -> None:
     code, result = _verify_cli(registry)
     assert code == 1
     assert result["first_broken"] == ids[2]
-    assert result["problem"] == "row edited"
+    assert result["problem"] == "row edited (its content differs from what was signed)"
 
 
 def test_a_deleted_row_is_named(registry: str) -> None:
@@ -141,4 +152,123 @@ def test_a_deleted_row_is_named(registry: str) -> None:
     assert "missing" in str(result["problem"])
     text = CliRunner(env={"HUB_DATABASE_URL": registry}).invoke(main, ["audit", "verify"])
     assert text.exit_code == 1
-    assert f"BROKEN at row {ids[2]}" in text.output
+    assert f"row {ids[2]}: chain broken" in text.output
+
+
+def _recompute_chain(url: str) -> None:
+    """What an owner with the formula but without the key can do: rechain every row from the genesis."""
+    with connect(url, owner=True) as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+        cur.execute("SELECT audit_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+                    "signed, signature FROM audit_log ORDER BY audit_id")
+        prev = audit.GENESIS
+        for audit_id, at, signed, signature in cur.fetchall():
+            digest = audit.row_hash(prev, audit_id, at, signed, signature)
+            cur.execute("UPDATE audit_log SET prev_hash = %s, hash = %s WHERE audit_id = %s",
+                        (prev, digest, audit_id))
+            prev = digest
+        cur.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")
+
+
+def _checkpoint(url: str) -> None:
+    result = CliRunner(env={"HUB_DATABASE_URL": url}).invoke(main, ["audit", "checkpoint", "--json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_row_deleted_and_the_chain_recomputed_is_found_by_the_checkpoint(registry: str) -> None:
+    _checkpoint(registry)
+    ids = _ids(registry)
+    _as_owner(registry, "DELETE FROM audit_log WHERE audit_id = %s", ids[1])
+    _recompute_chain(registry)
+    code, result = _verify_cli(registry)
+    assert code == 1
+    assert "the chain was recomputed" in str(result["problem"])
+    assert result["first_broken"] == ids[-1]
+
+
+def test_a_cut_tail_is_found_by_the_checkpoint(registry: str) -> None:
+    _checkpoint(registry)
+    ids = _ids(registry)
+    _as_owner(registry, "DELETE FROM audit_log WHERE audit_id >= %s", ids[3])
+    code, result = _verify_cli(registry)
+    assert code == 1
+    assert "tail was cut" in str(result["problem"])
+    text = CliRunner(env={"HUB_DATABASE_URL": registry}).invoke(main, ["audit", "verify"])
+    assert "tail was cut" in text.output
+
+
+def test_an_edited_row_with_a_recomputed_chain_fails_its_signature(registry: str) -> None:
+    ids = _ids(registry)
+    forged = audit.content_text("auditor", "test.entry", "person", "P000000002", {"n": 42}, "x", None, None)
+    _as_owner(registry, "UPDATE audit_log SET details = '{\"n\": 42}', signed = %s WHERE audit_id = %s",
+              forged, ids[2])
+    _recompute_chain(registry)
+    code, result = _verify_cli(registry)
+    assert code == 1
+    assert result["first_broken"] == ids[2]
+    assert "signature invalid" in str(result["problem"])
+
+
+def test_the_hub_role_cannot_plant_a_chain_value_and_later_edits_are_still_found(
+    registry: str, app_url: str
+) -> None:
+    app = as_user(registry, urlsplit(app_url).username or "")
+    with connect(app) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO audit_log (actor, action, prev_hash, hash)
+                       VALUES ('hub', 'planted', %s, %s) RETURNING prev_hash, hash""", ("f" * 64, "e" * 64))
+        prev, digest = cur.fetchone()
+    assert prev != "f" * 64  # the database chains it, whatever the client says
+    assert digest != "e" * 64
+    with connect(registry) as conn:
+        audit.append(conn, "test.after", "person", "P000000008", {"n": 8}, who="auditor")
+    ids = _ids(registry)
+    _as_owner(registry, "UPDATE audit_log SET details = '{\"n\": 1}' WHERE audit_id = %s", ids[-1])
+    code, result = _verify_cli(registry)
+    assert code == 1
+    problems = {p["audit_id"]: p["problem"] for p in result["problems"]}  # type: ignore[union-attr]
+    assert problems[ids[-2]] == "unsigned row (written without the hub's key)"
+    assert problems[ids[-1]] == "row edited (its content differs from what was signed)"
+
+
+def test_who_is_recorded_beside_the_declared_actor(registry: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_ACTOR", "steward-ivanova")
+    with connect(registry) as conn:
+        audit.append(conn, "test.cli")
+    for name, value in {"AIRFLOW_CTX_DAG_ID": "push", "AIRFLOW_CTX_DAG_RUN_ID": "scheduled__2026-12-01",
+                        "AIRFLOW_CTX_TASK_ID": "push_ngo", "AIRFLOW_CTX_TRY_NUMBER": "2"}.items():
+        monkeypatch.setenv(name, value)
+    with connect(registry) as conn:
+        audit.append(conn, "test.dag")
+    with connect(registry) as conn, conn.cursor() as cur:
+        cur.execute("SELECT action, actor, os_user, declared_actor, airflow_run FROM audit_log "
+                    "WHERE action LIKE 'test.%%' AND action <> 'test.entry' ORDER BY audit_id")
+        rows = cur.fetchall()
+    assert rows[0][:2] == ("test.cli", "steward-ivanova")
+    assert rows[0][2]
+    assert rows[0][3] == "steward-ivanova"
+    assert rows[1][1] == "airflow:push/scheduled__2026-12-01/push_ngo#2"
+    assert rows[1][4] == "push/scheduled__2026-12-01/push_ngo#2"
+    with connect(registry) as conn:
+        assert audit.verify(conn)["ok"] is True
+
+
+def test_concurrent_appends_form_one_chain_in_id_order(registry: str) -> None:
+    """Ids are drawn under the chain's lock: rows committed by racing sessions still verify in id order."""
+    import threading
+
+    barrier = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        barrier.wait()
+        for k in range(15):
+            with connect(registry) as conn:
+                audit.append(conn, "test.race", "person", f"P{n}{k:08d}", {"n": n, "k": k}, who="auditor")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with connect(registry) as conn:
+        result = audit.verify(conn)
+    assert (result["ok"], result["rows"], result["problems"]) == (True, 5 + 60, [])

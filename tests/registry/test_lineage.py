@@ -58,9 +58,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, pg_server_url: str) -> Itera
     name, login = f"hub_lineage_{os.getpid()}", f"hub_lineage_app_{os.getpid()}"
     ensure_database(pg_server_url, name)
     owner_url = with_database(pg_server_url, name)
-    with connect(owner_url) as conn:
+    with connect(owner_url, owner=True) as conn:
         migrate.upgrade(conn)
-    with connect(owner_url) as conn, conn.cursor() as cur:
+    with connect(owner_url, owner=True) as conn, conn.cursor() as cur:
         cur.execute(f"DROP ROLE IF EXISTS {login}")
         cur.execute(f"CREATE ROLE {login} LOGIN IN ROLE hub_app")
     url = as_user(owner_url, login)
@@ -87,7 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, pg_server_url: str) -> Itera
         os.environ.clear()
         os.environ.update(saved)
         drop_database(pg_server_url, name)
-        with connect(pg_server_url) as conn, conn.cursor() as cur:
+        with connect(pg_server_url, owner=True) as conn, conn.cursor() as cur:
             cur.execute(f"DROP ROLE IF EXISTS {login}")
 
 

@@ -18,7 +18,7 @@ EXPECTED_TABLES = {
     "quarantine", "registry_person", "registry_family", "entity_link", "membership", "family_category",
     "accompaniment_case", "service", "health_status", "consent", "review_item", "steward_decision",
     "attribute_lineage", "audit_log", "outbox", "raw_payload_chunk", "push_state", "match_person",
-    "survivorship_conflict", "entity_event",
+    "survivorship_conflict", "entity_event", "disclosure",
 }
 
 
@@ -92,11 +92,12 @@ def test_gap_in_versions_is_an_error(tmp_path: Path) -> None:
 
 
 def test_audit_log_is_append_only(database_url: str) -> None:
+    """Not even the owner (whose grants would allow it) rewrites the log: the triggers refuse."""
     row = ("hub-test", "test.append", "0" * 64, "a" * 64)
     with connect(database_url) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO audit_log (actor, action, prev_hash, hash) VALUES (%s, %s, %s, %s)", row)
     for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
-        with pytest.raises(psycopg2.Error, match="append-only"), connect(database_url) as conn:
+        with pytest.raises(psycopg2.Error, match="append-only"), connect(database_url, owner=True) as conn:
             conn.cursor().execute(statement)
 
 

@@ -45,7 +45,7 @@ class History:
     def copy(self, template: str) -> str:
         """A new database with ``template``'s contents; dropped at the end of the module."""
         name = f"hub_replay_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        with connect(self.server) as conn:
+        with connect(self.server, owner=True) as conn:
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_name(template)}"')
