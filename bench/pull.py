@@ -58,7 +58,7 @@ from connectors.config import SourceConfig, load_sources
 from connectors.errors import QualityGateError
 from connectors.pipeline import Puller, build_connector
 from mapper import Mapping, load_mapping
-from mapper.readers import PayloadFailure, SchemaFor, SourceRecord, read_json, read_xml
+from mapper.readers import PayloadFailure, PayloadNote, SchemaFor, SourceRecord, read_json, read_xml
 from mapper.sample import schema_lookup
 from registry.db import PROJECT_ROOT, drop_database, ensure_database, with_database
 from registry.migrate import upgrade
@@ -363,7 +363,9 @@ class MapCounts:
     rejected: int = 0
     payload_failures: int = 0
 
-    def add(self, item: SourceRecord | PayloadFailure, strict: bool) -> None:
+    def add(self, item: SourceRecord | PayloadFailure | PayloadNote, strict: bool) -> None:
+        if isinstance(item, PayloadNote):
+            return
         if isinstance(item, PayloadFailure):
             self.payload_failures += 1
             return

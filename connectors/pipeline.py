@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from connectors.errors import (
 from connectors.http import client_for
 from connectors.inflate import GZIP_MAGIC, InflatingReader
 from mapper import Mapping, load_mapping
-from mapper.readers import PayloadFailure, SourceRecord, read_json, read_xml
+from mapper.readers import PayloadFailure, PayloadNote, SourceRecord, read_json, read_xml
 from mapper.sample import schema_lookup
 from registry import staging
 from registry.db import connect, database_url
@@ -74,6 +75,7 @@ class PullStats:
     seconds: float = 0.0
     by_kind: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # about payloads (no values): e.g. an empty export
 
     @property
     def quarantine_rate(self) -> float:
@@ -82,6 +84,12 @@ class PullStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "quarantine_rate": round(self.quarantine_rate, 4)}
+
+
+def _where(payload: Payload) -> str:
+    """A payload named by its position (file, page, URL path), never by content."""
+    pos = payload.position
+    return str(pos.get("file") or pos.get("url") or pos.get("page") or json.dumps(pos, sort_keys=True)[:120])
 
 
 def build_connector(source: SourceConfig) -> Connector:
@@ -279,6 +287,9 @@ class Puller:
             if isinstance(item, PayloadFailure):
                 self._quarantine_payload(conn, payload, payload_id, item, stats)
                 continue
+            if isinstance(item, PayloadNote):
+                stats.warnings.append(f"{_where(payload)}: {item.message}")
+                continue
             seen += 1
             batch += self._accept(conn, item, payload, payload_id, stats, deletions, gate)
             if len(batch) >= STAGE_BATCH:
@@ -301,7 +312,7 @@ class Puller:
         """Apply a payload's deletions (a replay overrides this to spare versions from later payloads)."""
         return staging.delete_records(conn, self.source.code, deletions)
 
-    def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure]:
+    def _records(self, payload: Payload) -> Iterator[SourceRecord | PayloadFailure | PayloadNote]:
         try:
             stream = _content_stream(payload)
         except HostileBodyError as exc:
@@ -363,7 +374,8 @@ class Puller:
             stats.ignored += 1
         deletions += [(d.kind, d.source_record_id) for d in result.deletions]
         return [
-            staging.Staged(r.kind, r.source_record_id, r.record, r.raw_pointer, payload_id, item.warnings)
+            staging.Staged(r.kind, r.source_record_id, r.record, r.raw_pointer, payload_id,
+                           item.warnings + r.warnings)
             for r in result.records
         ]
 
@@ -436,8 +448,8 @@ def _head(payload: Payload, limit: int = QUARANTINE_RAW_LIMIT) -> bytes:
 
 
 def _closing(
-    items: Iterator[SourceRecord | PayloadFailure], stream: Any
-) -> Iterator[SourceRecord | PayloadFailure]:
+    items: Iterator[SourceRecord | PayloadFailure | PayloadNote], stream: Any
+) -> Iterator[SourceRecord | PayloadFailure | PayloadNote]:
     try:
         yield from items
     except HostileBodyError as exc:  # a compressed file over its caps: the records before it are kept

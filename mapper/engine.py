@@ -1,7 +1,10 @@
 """Apply a mapping to one source record: canonical records, deletions, or one error for the whole record.
 
-A source record is mapped all-or-nothing: if any canonical record it yields fails, none is kept and the
-record goes to quarantine with the reason — so the registry never holds half of what an agency sent.
+An unusable optional value is dropped (or kept raw) with a warning on the canonical record it belonged to,
+as its rule's ``on_error`` / the mapping's ``on_error`` says; what the canonical model refuses is cut the
+same way (``mapper.prune``). What cannot be dropped — a record id, a required value, a value whose policy
+is ``quarantine`` — fails the source record as a whole: none of its canonical records is kept and it goes to
+quarantine with the reason, so the registry never holds half of what an agency sent.
 """
 
 from __future__ import annotations
@@ -11,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from mapper.errors import FieldMappingError, RecordInvalidError, RecordMappingError
 from mapper.loader import LEAF_KEYS, load_spec
 from mapper.paths import Binding, as_nodes, compile_path
+from mapper.prune import validate_keeping
 from mapper.spec import EmitSpec, MappingSpec, RecordSpec, ValueRule
-from mapper.values import Evaluator, Scope, compile_condition, compile_rule
+from mapper.values import Evaluator, Scope, compile_condition, compile_rule, rule_policy
 from schemas import RECORD_MODELS, CanonicalModel
-from schemas.validation import error_list
 
 # A compiled field-tree node returns (value, whether a value came from the record).
 Node = Callable[[Scope], tuple[Any, bool]]
@@ -33,6 +34,7 @@ class MappedRecord:
     source_record_id: str
     record: CanonicalModel
     raw_pointer: str
+    warnings: list[str] = field(default_factory=list)  # values dropped or kept raw (PII-free)
 
 
 @dataclass
@@ -63,7 +65,8 @@ class CompiledRecord:
         self.delete_when = (compile_condition(mapping.spec, spec.delete_when, f"{loc}.delete_when")
                             if spec.delete_when else None)
         self.emits = [_CompiledEmit(mapping, e) for e in spec.emit]
-        self.deletes = [(d.kind, compile_rule(mapping.spec, d.id, f"{d.kind}.id")) for d in spec.deletes]
+        self.deletes = [(d.kind, compile_rule(mapping.spec, d.id, f"{d.kind}.id", strict=True))
+                        for d in spec.deletes]
 
     def applies(self, node: Any, binding: Binding) -> bool:
         return self.when is None or self.when(Scope(node, node, 0, binding))
@@ -77,10 +80,20 @@ class CompiledRecord:
                 result.deletions = self._deleted_ids(scope)
                 return result
             result.deletions = [Deletion(kind, _required_id(ev(scope), kind)) for kind, ev in self.deletes]
+            refused: list[RecordInvalidError] = []
             for emit in self.emits:
-                result.records += emit.apply(scope, pointer)
+                records, failed = emit.apply(scope, pointer)
+                result.records += records
+                refused += failed
         except RecordMappingError as exc:
             return RecordResult(self.name, error=exc)
+        if refused and (not result.records or any(e.kind == "person" for e in refused)):
+            return RecordResult(self.name, error=refused[0])  # a person or everything: the record waits
+        # A household without its category or service record is still the household: the refusals are
+        # noted once, on the source record's first canonical record, with what led to them.
+        notes = [f"{e} (this {e.kind} record left out{_because(e)})" for e in refused]
+        if notes:
+            result.records[0].warnings += list(dict.fromkeys(notes))
         return result
 
     def _deleted_ids(self, scope: Scope) -> list[Deletion]:
@@ -99,27 +112,41 @@ class _CompiledEmit:
     def __init__(self, mapping: Mapping, spec: EmitSpec) -> None:
         self.kind, self.mapping = spec.kind, mapping
         self.model = RECORD_MODELS[spec.kind]
-        self.id = compile_rule(mapping.spec, spec.id, f"{spec.kind}.id")
+        self.id = compile_rule(mapping.spec, spec.id, f"{spec.kind}.id", strict=True)
         self.when = compile_condition(mapping.spec, spec.when, f"{spec.kind}.when") if spec.when else None
         self.foreach, self.on_delete = spec.foreach, spec.on_delete
         choices = mapping.spec.namespace_choices()
         self._items = (compile_path(mapping.spec.format, spec.foreach.lstrip("^"), choices)
                        if spec.foreach else None)
         self.fields = _compile_object(mapping.spec, spec.fields, spec.kind)
+        self._policies = {name: rule_policy(mapping.spec, ValueRule.model_validate(node))
+                          for name, node in spec.fields.items()
+                          if isinstance(node, dict) and LEAF_KEYS & node.keys()}
+        self._default_policy = mapping.spec.on_error
 
     def scopes(self, scope: Scope, pointer: str) -> list[tuple[Scope, str]]:
         """The scope of each canonical record this emit makes (one, or one per ``foreach`` item)."""
         if self._items is None:
             return [(scope, pointer)]
         items = as_nodes(self._items.evaluate(scope.node, scope.binding))
-        return [(Scope(item, scope.record, i, scope.binding), f"{pointer}/{self.foreach}[{i}]")
+        return [(scope.item(item, i), f"{pointer}/{self.foreach}[{i}]")
                 for i, item in enumerate(items, start=1)]
 
-    def apply(self, scope: Scope, pointer: str) -> list[MappedRecord]:
-        return [self._one(s, p) for s, p in self.scopes(scope, pointer) if self.when is None or self.when(s)]
+    def apply(self, scope: Scope, pointer: str) -> tuple[list[MappedRecord], list[RecordInvalidError]]:
+        """The canonical records made, and those the model refused even after cutting invalid values."""
+        made, refused = [], []
+        for item_scope, item_pointer in self.scopes(scope, pointer):
+            if self.when is not None and not self.when(item_scope):
+                continue
+            try:
+                made.append(self._one(item_scope, item_pointer))
+            except RecordInvalidError as exc:
+                refused.append(exc)
+        return made, refused
 
     def _one(self, scope: Scope, pointer: str) -> MappedRecord:
         source_id = _required_id(self.id(scope), self.kind)
+        scope = Scope(scope.node, scope.record, scope.index, scope.binding, [])  # this record's warnings
         data, _ = self.fields(scope)
         data = dict(data or {})
         data["record_kind"] = self.kind
@@ -129,10 +156,17 @@ class _CompiledEmit:
             "raw_pointer": pointer,
         }
         try:
-            record = self.model.model_validate(data)
-        except ValidationError as exc:
-            raise RecordInvalidError(self.kind, error_list(exc)) from exc
-        return MappedRecord(self.kind, source_id, record, pointer)
+            record, cut = validate_keeping(self.model, self.kind, data,
+                                           lambda name: self._policies.get(name, self._default_policy))
+        except RecordInvalidError as exc:
+            exc.warnings = scope.warnings  # what was dropped before the model refused the rest
+            raise
+        assert isinstance(record, CanonicalModel)
+        return MappedRecord(self.kind, source_id, record, pointer, scope.warnings + cut)
+
+
+def _because(exc: RecordInvalidError) -> str:
+    return f" after: {'; '.join(exc.warnings)}" if exc.warnings else ""
 
 
 def _required_id(value: Any, kind: str) -> str:
@@ -202,7 +236,7 @@ def _foreach(spec: MappingSpec, tree: dict[str, Any], field: str) -> Node:
         base = scope.record if from_record else scope.node
         values = []
         for i, element in enumerate(as_nodes(path.evaluate(base, scope.binding)), start=1):
-            value, present = item(Scope(element, scope.record, i, scope.binding))
+            value, present = item(scope.item(element, i))
             if value is not None and present:
                 values.append(value)
         return values, bool(values)

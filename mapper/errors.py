@@ -6,6 +6,7 @@ Hierarchy::
     ├── MappingSpecError       the mapping file itself is wrong (names the file, line and key)
     └── RecordMappingError     one source record could not be mapped (becomes a quarantine reason)
         ├── FieldMappingError  a field's path or transform failed (names the field, never the value)
+        │   └── UnknownCodeError   a value is not in the rule's code table
         └── RecordInvalidError the mapped record fails the canonical model (invalid identifier, …)
 """
 
@@ -41,12 +42,17 @@ class FieldMappingError(RecordMappingError):
         super().__init__(f"{field}: {message}")
 
 
+class UnknownCodeError(FieldMappingError):
+    """A value is not in the rule's code table (its ``on_unknown`` policy applies)."""
+
+
 class RecordInvalidError(RecordMappingError):
     """The mapped record breaks the canonical model; ``errors`` are PII-free dicts (field, error, type)."""
 
     def __init__(self, kind: str, errors: list[dict[str, str]]) -> None:
         self.kind = kind
         self.errors = errors
+        self.warnings: list[str] = []  # values dropped from the record before the model refused it
         identifier_fields = [e for e in errors if e["field"].startswith("identifiers")]
         self.reason_code = "invalid_identifier" if identifier_fields else "validation_error"
         detail = "; ".join(f"{e['field']}: {e['error']}" for e in errors[:5])

@@ -71,6 +71,13 @@ class PayloadFailure:
     position: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PayloadNote:
+    """Something the run should say about the payload while its records (if any) go on (no values)."""
+
+    message: str
+
+
 SchemaFor = Callable[[str], "etree.XMLSchema | None"]
 """Root namespace URI → the XSD to validate records with (None: no validation)."""
 
@@ -232,7 +239,7 @@ class _LineIndex:
 
 
 def read_xml(stream: IO[bytes], mapping: Mapping, schema_for: SchemaFor | None = None,
-             strict: bool = True) -> Iterator[SourceRecord | PayloadFailure]:
+             strict: bool = True) -> Iterator[SourceRecord | PayloadFailure | PayloadNote]:
     """Stream the records of an XML payload; stops with a ``PayloadFailure`` when the XML breaks."""
     for item in _XmlReader(mapping, schema_for, strict).items(stream):
         yield item
@@ -253,7 +260,7 @@ class _XmlReader:
         self.index = _LineIndex()
         self.state = _XmlState(mapping, schema_for, strict, _record_tags(mapping))
 
-    def items(self, stream: IO[bytes]) -> Iterator[SourceRecord | PayloadFailure]:
+    def items(self, stream: IO[bytes]) -> Iterator[SourceRecord | PayloadFailure | PayloadNote]:
         encoding: _EncodingCheck | None = None
         while block := stream.read(BLOCK):
             if encoding is None:
@@ -267,6 +274,8 @@ class _XmlReader:
             self.index.feed(block)
             yield from self._step(partial(self.parser.feed, block))
         yield from self._step(self.parser.close)
+        if not self.state.counts and self.state.root is not None:
+            yield self.state.nothing_found()
 
     def _step(self, call: Callable[[], Any]) -> Iterator[SourceRecord | PayloadFailure]:
         try:
@@ -355,6 +364,26 @@ class _XmlState:
         self.counts: dict[str, int] = {}
         self.schema: Any = None
         self.bindings: dict[frozenset[str], Binding] = {}
+        self.root: tuple[str, list[str]] | None = None  # root tag and the namespaces declared on it
+
+    def nothing_found(self) -> PayloadFailure | PayloadNote:
+        """No record element matched: an empty export of a known format is a note, anything else refused.
+
+        A document whose root namespace the mapping does not know (another format, another version) would
+        otherwise map to nothing without a word: it is quarantined naming what was found.
+        """
+        assert self.root is not None
+        tag, declared = self.root
+        qname = etree.QName(tag)
+        known = {u for uris in self.mapping.spec.namespace_choices().values() for u in uris}
+        found = (f"root element {qname.localname!r} in namespace {qname.namespace or '(none)'!r}, "
+                 f"namespaces declared {sorted(declared)}")
+        if (qname.namespace or "") in known or (not known and not qname.namespace):
+            return PayloadNote(f"no record in this document ({found})")
+        wanted = sorted(dict.fromkeys(s for r in self.mapping.records for s in r.spec.selectors))
+        return PayloadFailure("mapping_error",
+                              f"no record of mapping {self.mapping.name!r} in this document: {found}; "
+                              f"the mapping reads {wanted} in namespaces {sorted(known)}")
 
     def drain(self, parser: Any, index: _LineIndex) -> Iterator[SourceRecord | PayloadFailure]:
         for event, element in parser.read_events():
@@ -363,6 +392,7 @@ class _XmlState:
                     if _declares_dtd(element):
                         yield PayloadFailure("hostile_input", DOCTYPE_REFUSED)
                         return
+                    self.root = (element.tag, [u for u in element.nsmap.values() if u])
                     if self.schema_for is not None:
                         self.schema = self.schema_for(etree.QName(element).namespace or "")
                 continue

@@ -10,7 +10,7 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]
 
 from mapper.engine import Mapping
-from mapper.readers import PayloadFailure, SchemaFor, SourceRecord, read_json, read_xml
+from mapper.readers import PayloadFailure, PayloadNote, SchemaFor, SourceRecord, read_json, read_xml
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -30,7 +30,7 @@ def schema_lookup(xsd_by_namespace: dict[str, Path]) -> SchemaFor:
 
 
 def records_of(mapping: Mapping, path: Path, schema_for: SchemaFor | None = None,
-               strict: bool = True) -> list[SourceRecord | PayloadFailure]:
+               strict: bool = True) -> list[SourceRecord | PayloadFailure | PayloadNote]:
     """Every record (or payload failure) the mapping reads from the file at ``path``."""
     if mapping.format == "json":
         return list(read_json(path.read_bytes(), mapping))
@@ -42,10 +42,12 @@ def run_sample(mapping: Mapping, path: Path, schema_for: SchemaFor | None = None
                strict: bool = True) -> dict[str, Any]:
     """Canonical records, deletions and quarantine reasons for a sample file, as JSON-ready data."""
     out: dict[str, Any] = {"mapping": mapping.name, "version": mapping.version, "sample": path.name,
-                           "records": [], "deletions": [], "quarantine": []}
+                           "records": [], "deletions": [], "quarantine": [], "warnings": [], "notes": []}
     counts: Counter[str] = Counter()
     for item in records_of(mapping, path, schema_for, strict):
-        if isinstance(item, PayloadFailure):
+        if isinstance(item, PayloadNote):
+            out["notes"].append(item.message)
+        elif isinstance(item, PayloadFailure):
             out["quarantine"].append({"pointer": "(payload)", "reason_code": item.reason_code,
                                       "reason": item.reason})
             counts["quarantined"] += 1
@@ -62,6 +64,8 @@ def run_sample(mapping: Mapping, path: Path, schema_for: SchemaFor | None = None
             for rec in item.result.records:
                 out["records"].append(rec.record.model_dump(mode="json", exclude_none=True))
                 counts[rec.kind] += 1
+                out["warnings"] += [{"pointer": rec.raw_pointer, "warning": w}
+                                    for w in item.warnings + rec.warnings]
             out["deletions"] += [{"kind": d.kind, "source_record_id": d.source_record_id}
                                  for d in item.result.deletions]
     out["counts"] = dict(sorted(counts.items()))

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DATE_FORMATS = ("iso", "iso_datetime", "ru")
+OnError = Literal["quarantine", "drop", "keep_raw"]
 KINDS = ("person", "family", "membership", "case", "service", "disability", "consent")
 
 
@@ -43,19 +44,20 @@ class _Spec(BaseModel):
 
 
 class ConditionSpec(_Spec):
-    """A test on a path: ``equals``, ``not_equals``, ``in`` or ``present``."""
+    """A test on a path: ``equals``, ``not_equals``, ``in``, ``not_in`` or ``present``."""
 
     path: str
     equals: Any = None
     not_equals: Any = None
     in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
     present: bool | None = None
 
     @model_validator(mode="after")
     def _one_test(self) -> ConditionSpec:
-        tests = [self.equals, self.not_equals, self.in_, self.present]
+        tests = [self.equals, self.not_equals, self.in_, self.not_in, self.present]
         if sum(t is not None for t in tests) != 1:
-            raise ValueError("a condition needs exactly one of equals, not_equals, in, present")
+            raise ValueError("a condition needs exactly one of equals, not_equals, in, not_in, present")
         return self
 
 
@@ -73,6 +75,18 @@ class ValueRule(_Spec):
     decimal: Literal["comma", "dot"] | None = None
     default: Any = None
     required: bool = False
+    on_error: OnError | None = Field(
+        default=None,
+        description="A value this rule cannot read or transform (or the canonical model refuses): "
+                    "quarantine the whole record, drop the value with a warning, or keep the raw text with "
+                    "a warning. Unset: the mapping's on_error (drop by default); ids and required values "
+                    "always quarantine.",
+    )
+    on_unknown: OnError | None = Field(
+        default=None,
+        description="A value that is not in the rule's code table (before default): as on_error. Unset: "
+                    "the rule's on_error.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueRule:
@@ -142,6 +156,12 @@ class MappingSpec(_Spec):
     source: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     format: Literal["xml", "json"]
     description: str | None = None
+    on_error: OnError = Field(
+        default="drop",
+        description="What an unusable optional value does when its rule does not say: drop it with a warning "
+                    "stored on the staged record (the default: the person is kept), keep its raw text, or "
+                    "quarantine the whole record.",
+    )
     namespaces: dict[str, str | list[str]] = Field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
     records: list[RecordSpec] = Field(min_length=1)

@@ -11,10 +11,11 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mapper.errors import FieldMappingError
+from mapper.errors import FieldMappingError, UnknownCodeError
 from mapper.paths import Binding, Path, as_scalar, compile_path
 from mapper.spec import ConditionSpec, MappingSpec, ValueRule
 from schemas.privacy import shape
@@ -31,6 +32,11 @@ class Scope:
     record: Any
     index: int
     binding: Binding
+    warnings: list[str] = dc_field(default_factory=list)  # values dropped or kept raw, PII-free
+
+    def item(self, node: Any, index: int) -> Scope:
+        """The scope of a ``foreach`` item: same record, binding and warnings."""
+        return Scope(node, self.record, index, self.binding, self.warnings)
 
 
 Evaluator = Callable[[Scope], Any]
@@ -53,21 +59,26 @@ class _Reader:
             raise FieldMappingError(field, str(exc)) from exc
 
 
-def compile_rule(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
-    """Compile ``rule`` for ``field`` (the canonical field path used in error messages)."""
+def rule_policy(spec: MappingSpec, rule: ValueRule) -> str:
+    """What a failure of ``rule`` does: a required value always quarantines its record."""
+    return "quarantine" if rule.required else (rule.on_error or spec.on_error)
+
+
+def compile_rule(spec: MappingSpec, rule: ValueRule, field: str, *, strict: bool = False) -> Evaluator:
+    """Compile ``rule`` for ``field`` (the canonical field path used in error messages and warnings).
+
+    A failing read or transform follows the rule's policy (``rule_policy``): ``quarantine`` raises
+    ``FieldMappingError``; ``drop`` leaves the value out and ``keep_raw`` keeps the text as sent, each with a
+    warning on the scope. ``strict`` (record ids, deletions) always raises.
+    """
     source = _source(spec, rule, field)
     table = spec.tables.get(rule.code) if isinstance(rule.code, str) else rule.code
     table_name = rule.code if isinstance(rule.code, str) else "inline"
     pattern = re.compile(rule.regex) if rule.regex else None
+    on_error = "quarantine" if strict else rule_policy(spec, rule)
+    on_unknown = "quarantine" if strict else (rule.on_unknown or on_error)
 
-    def evaluate(scope: Scope) -> Any:
-        value = source(scope)
-        if isinstance(value, bool):
-            pass
-        elif isinstance(value, int | float) and not (rule.date or rule.decimal):
-            value = str(value)
-        if isinstance(value, str) and rule.strip:
-            value = value.strip() or None
+    def transform(value: Any) -> Any:
         if value is not None and pattern is not None:
             value = _regex(pattern, value, field)
         if isinstance(value, str) and rule.case:
@@ -78,6 +89,19 @@ def compile_rule(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
             value = parse_date(value, rule.date, field)
         if value is not None and rule.decimal:
             value = _decimal(value, rule.decimal, field)
+        return value
+
+    def evaluate(scope: Scope) -> Any:
+        raw: Any = None
+        try:
+            raw = _plain(source(scope), rule)
+            value = transform(raw)
+        except FieldMappingError as exc:
+            policy = on_unknown if isinstance(exc, UnknownCodeError) else on_error
+            if policy == "quarantine":
+                raise
+            value = raw if policy == "keep_raw" else None
+            scope.warnings.append(f"{exc} ({'kept as sent' if value is not None else 'value dropped'})")
         if value is None:
             value = rule.default
         if value is None and rule.required:
@@ -85,6 +109,15 @@ def compile_rule(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
         return value
 
     return evaluate
+
+
+def _plain(value: Any, rule: ValueRule) -> Any:
+    """Numbers become text (unless a date or decimal is read from them); text is stripped."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and not (rule.date or rule.decimal):
+        value = str(value)
+    if isinstance(value, str) and rule.strip:
+        value = value.strip() or None
+    return value
 
 
 def _source(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
@@ -136,7 +169,7 @@ def _code(table: dict[str, Any], name: str, value: Any, default: Any, field: str
     if default is not None:
         return default
     # A value that misses the table may be free text (a name typed into a code field): only its shape.
-    raise FieldMappingError(field, f"code shaped {shape(key)!r} is not in code table {name!r}")
+    raise UnknownCodeError(field, f"code shaped {shape(key)!r} is not in code table {name!r}")
 
 
 def parse_date(value: Any, formats: list[str], field: str) -> dt.date:
@@ -183,6 +216,8 @@ def compile_condition(spec: MappingSpec, cond: ConditionSpec, field: str) -> Cal
             return (value is not None) == cond.present
         if cond.in_ is not None:
             return any(_same(value, v) for v in cond.in_)
+        if cond.not_in is not None:
+            return not any(_same(value, v) for v in cond.not_in)  # a missing value is in no list
         if cond.not_equals is not None:
             return not _same(value, cond.not_equals)
         return _same(value, cond.equals)

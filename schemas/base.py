@@ -64,6 +64,13 @@ def _refuse(name: str, text: str) -> None:
     raise ValueError(f"{name}: {UNSTORABLE_MESSAGE}")
 
 
+def hostile_message(message: str) -> bool:
+    """Whether a validation message says the value is hostile or broken text (NUL, lone surrogate, huge,
+    mojibake): such a record is quarantined with its bytes, never kept with the value cut away."""
+    return (UNSTORABLE_MESSAGE in message or MOJIBAKE_MESSAGE in message
+            or f"at most {TEXT_LIMIT} characters" in message)
+
+
 def has_unstorable(text: str) -> bool:
     """Whether ``text`` holds a NUL (PostgreSQL text and jsonb refuse it) or a lone surrogate (no UTF-8)."""
     return _UNSTORABLE.search(text) is not None

@@ -211,3 +211,22 @@ def test_mapping_check_passes() -> None:
                             cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid mapping social_protection 1.0.0" in result.stdout
+
+
+def test_the_official_1_0_5_sample_stages_its_receiver_despite_an_unknown_measure() -> None:
+    """The measure of the EGISSO sample is not one of the region's: the fact keeps its receiver (with a
+    valid SNILS, names, birth date and passport) and says why the family has no category."""
+    source = load_sources()["social_protection"]
+    sample = ROOT.parent / "shared" / "formats" / "egisso" / "samples" / "10.06.S-1.0.5.data.xml"
+    if not sample.exists():  # the shared formats sit beside the project; the golden copy is in the repo
+        sample = Path(__file__).parent / "golden" / "social_protection" / "egisso_official_1.0.5_sample.xml"
+    items = records_of(load_mapping(MAPPING), sample, schema_lookup(source.xsd_paths()), strict=True)
+    assert [i for i in items if isinstance(i, PayloadFailure)] == []
+    (fact,) = [i for i in items if isinstance(i, SourceRecord)]
+    assert fact.result.error is None
+    assert fact.xsd_errors == []
+    persons = [r for r in fact.result.records if r.kind == "person"]
+    snils = [i.value for r in persons for i in r.record.identifiers if "snils" in str(i.kind)]
+    assert snils == ["05686067192"]
+    warnings = [w for r in fact.result.records for w in r.warnings]
+    assert any("measure_category" in w for w in warnings), warnings

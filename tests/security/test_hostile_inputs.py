@@ -294,6 +294,13 @@ def _staged_ids(drop: Drop) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _warnings_of(drop: Drop, record_id: str) -> list[str]:
+    rows = _query(drop.url, "SELECT warnings FROM staged_record WHERE source_code = %s "
+                  "AND source_record_id = %s AND record_kind = 'person' AND superseded_by IS NULL",
+                  (drop.code, record_id))
+    return [w for r in rows for w in r[0]]
+
+
 def _staged_text(drop: Drop) -> str:
     rows = _query(drop.url, "SELECT canonical::text FROM staged_record WHERE source_code = %s", (drop.code,))
     return "\n".join(r[0] for r in rows)
@@ -346,6 +353,8 @@ class Case:
     staged: frozenset[str] = frozenset()  # records of the hostile file that must be staged
     forbidden: frozenset[str] = frozenset()  # records of the hostile file that must not be staged
     timed: bool = False
+    dropped: str = ""  # a value cut from a staged record (never staged), with a warning naming ...
+    warning_has: str = ""  # ... this, on the record
 
     @property
     def suffix(self) -> str:
@@ -538,23 +547,25 @@ CASES: list[Any] = [
          "encoding_mismatch", "UTF-8 text read as windows-1251", forbidden=_ids("x1")),
     # ------------------------------------------------------------------ identifiers and values (NGO mapping)
     # A wrong identifier links a child to someone else's file (a wrong SNILS is a different person), so it is
-    # never staged; the reason names the identifier kind, never its digits.
+    # never staged; but the person is (field-level policy, issue 12): the identifier is cut with a warning
+    # that names its kind, never its digits.
     Case("snils_bad_checksum", "ngo", lambda u: page(participant("x1", snils=SNILS_BAD_CHECKSUM)),
-         "invalid_identifier", "snils: checksum", forbidden=_ids("x1")),
+         None, staged=_ids("x1"), dropped="11223344596", warning_has="snils: checksum"),
     Case("snils_not_digits", "ngo", lambda u: page(participant("x1", snils=SNILS_LETTERS)),
-         "invalid_identifier", "snils: expected digits", forbidden=_ids("x1")),
+         None, staged=_ids("x1"), dropped="2З3", warning_has="snils: expected digits"),
     Case("passport_rf_short", "ngo_all_ids", lambda u: page(participant("x1", passport=PASSPORT_SHORT)),
-         "invalid_identifier", "passport_rf", forbidden=_ids("x1")),
+         None, staged=_ids("x1"), dropped="56412", warning_has="passport_rf"),
     Case("birth_certificate_bad_series", "ngo_all_ids",
          lambda u: page(participant("x1", birth_certificate=BIRTH_CERT_BAD)),
-         "invalid_identifier", "birth_certificate", forbidden=_ids("x1")),
+         None, staged=_ids("x1"), dropped="654987", warning_has="birth_certificate"),
     Case("oms_policy_short", "ngo_all_ids", lambda u: page(participant("x1", oms=OMS_SHORT)),
-         "invalid_identifier", "oms_policy", forbidden=_ids("x1")),
+         None, staged=_ids("x1"), dropped="9012", warning_has="oms_policy"),
     Case("local_id_too_long", "ngo", lambda u: page(participant(LOCAL_TOO_LONG)),
          "invalid_identifier", "local", forbidden=_ids(LOCAL_TOO_LONG)),
-    # An unparseable date must not become "no birth date" (the age decides which services a child gets).
+    # An unparseable date must not become a wrong date: it is cut (the person has no birth date, and the
+    # warning says why), never guessed.
     Case("unparseable_date", "ngo", lambda u: page(participant("x1", birth_date=BAD_DATE)),
-         "mapping_error", "not a date", forbidden=_ids("x1")),
+         None, staged=_ids("x1"), dropped="31.02", warning_has="not a date"),
 ]
 
 
@@ -615,6 +626,11 @@ def test_hostile_input_is_quarantined_not_crashing(
     assert case.staged <= staged
     assert not case.forbidden & staged
     assert "EXFILTRATED" not in _staged_text(drop)
+    if case.warning_has:
+        warnings = _warnings_of(drop, "x1")
+        assert any(case.warning_has in w for w in warnings), warnings
+        _assert_no_personal_values("\n".join(warnings), "the warnings")
+        assert case.dropped not in _staged_text(drop)
 
     # a second pull adds nothing
     before = _counts(drop)
