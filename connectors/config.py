@@ -81,7 +81,13 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = ""
-    agency: Literal["social_protection", "health", "education", "ngo"]
+    agency: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$",
+                        description="The agency's code: any, a new agency needs nothing else")
+    agency_name: str | None = Field(default=None, description="The agency's name (Russian), for people")
+    trust_rank: int | None = Field(
+        default=None, ge=0,
+        description="Survivorship: where this source stands when config/survivorship.yaml does not list it "
+                    "(lower = more trusted; placed after the listed sources). Unset: last, with a warning.")
     name: str
     connector: Literal["file_drop", "fhir", "rest_cursor", "smev"]
     connection_id: str

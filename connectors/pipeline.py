@@ -34,6 +34,7 @@ from connectors.inflate import GZIP_MAGIC, InflatingReader
 from mapper import Mapping, load_mapping
 from mapper.readers import PayloadFailure, PayloadNote, SourceRecord, read_json, read_xml
 from mapper.sample import schema_lookup
+from mapper.tabular import read_csv, read_jsonl
 from registry import staging
 from registry.db import connect, database_url
 from registry.errors import safe_error
@@ -327,6 +328,10 @@ class Puller:
                 return iter([PayloadFailure(
                     "hostile_input", f"JSON payload over the {JSON_LIMIT >> 20} MiB limit (refused unread)")])
             return read_json(data, self.mapping)
+        if self.mapping.format == "jsonl":
+            return _closing(read_jsonl(stream, self.mapping), stream)
+        if self.mapping.format == "csv":
+            return _closing(read_csv(stream, self.mapping), stream)
         return _closing(read_xml(stream, self.mapping, self.schema_for, self.strict), stream)
 
     def _accept(

@@ -80,6 +80,8 @@ def check_spec(spec: MappingSpec) -> Iterator[tuple[Loc, str]]:
 
     for r, record in enumerate(spec.records):
         base: Loc = ("records", r)
+        if spec.format in ("jsonl", "csv") and record.selectors != ["*"]:
+            yield (*base, "select"), f'a {spec.format} record is a whole line or row: select "*"'
         for e, emit in enumerate(record.emit):
             loc = (*base, "emit", e)
             yield from check_fields(emit.fields, RECORD_MODELS[emit.kind], (*loc, "fields"), spec)

@@ -22,6 +22,11 @@ Binding = tuple[tuple[str, str], ...]
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
+# A QName prefix in XPath 1.0: `p:name` or `p:*` (not an axis `child::`, not inside a string literal).
+_PREFIX = re.compile(r"(?<![\w.:-])([^\W\d][\w.-]*):(?!:)(?=[^\W\d]|\*)")
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 class PathSyntaxError(MapperError, ValueError):
     """A path in a mapping does not compile."""
 
@@ -45,6 +50,10 @@ class Path:
                 raise PathSyntaxError(f"not a valid JMESPath expression: {exc.msg}") from exc
         else:
             _xpath(expr, bind_namespaces(choices, set()))  # syntax check with the first URIs
+            undeclared = sorted(set(_PREFIX.findall(_STRINGS.sub("", expr))) - set(choices) - {"xml"})
+            if undeclared:  # lxml would only fail when the path is first evaluated, on a record
+                raise PathSyntaxError(f"prefix {', '.join(map(repr, undeclared))} is not declared under "
+                                      "namespaces")
 
     def evaluate(self, node: Any, binding: Binding = ()) -> Any:
         if self._keys is not None:
@@ -66,7 +75,7 @@ def _xpath(expr: str, binding: Binding) -> etree.XPath:
 
 def compile_path(fmt: str, expr: str, choices: dict[str, list[str]]) -> Path:
     """Compile ``expr`` for a mapping of format ``fmt``; raise ``PathSyntaxError`` when it is wrong."""
-    return Path(fmt, expr, choices)
+    return Path("xml" if fmt == "xml" else "json", expr, choices)  # JSON Lines and CSV rows are JSON objects
 
 
 def as_scalar(result: Any) -> Any:

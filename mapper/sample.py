@@ -11,6 +11,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from mapper.engine import Mapping
 from mapper.readers import PayloadFailure, PayloadNote, SchemaFor, SourceRecord, read_json, read_xml
+from mapper.tabular import read_csv, read_jsonl
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -35,6 +36,10 @@ def records_of(mapping: Mapping, path: Path, schema_for: SchemaFor | None = None
     if mapping.format == "json":
         return list(read_json(path.read_bytes(), mapping))
     with path.open("rb") as stream:
+        if mapping.format == "jsonl":
+            return list(read_jsonl(stream, mapping))
+        if mapping.format == "csv":
+            return list(read_csv(stream, mapping))
         return list(read_xml(stream, mapping, schema_for, strict))
 
 

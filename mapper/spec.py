@@ -148,14 +148,35 @@ class RecordSpec(_Spec):
         return self
 
 
+class CsvOptions(_Spec):
+    """How a CSV payload is written (``format: csv``)."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quote: str = Field(default='"', min_length=1, max_length=1)
+    encoding: str = Field(default="utf-8", description="e.g. utf-8, windows-1251, cp866, koi8-r")
+    header: bool = Field(default=True, description="the first row names the columns; else c1, c2, …")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+
 class MappingSpec(_Spec):
     """A whole mapping file."""
 
     mapping: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     source: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
-    format: Literal["xml", "json"]
+    format: Literal["xml", "json", "jsonl", "csv"]
     description: str | None = None
+    csv: CsvOptions = Field(default_factory=CsvOptions)
     on_error: OnError = Field(
         default="drop",
         description="What an unusable optional value does when its rule does not say: drop it with a warning "

@@ -8,6 +8,7 @@ disagreed (conflicts, shown to stewards).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+logger = logging.getLogger(__name__)
 POLICY_PATH = Path(__file__).resolve().parents[1] / "config" / "survivorship.yaml"
 
 
@@ -40,16 +42,40 @@ class Choice:
     conflict: list[dict[str, Any]] = field(default_factory=list)
 
 
-@lru_cache(maxsize=4)
 def load_policy(path: Path = POLICY_PATH) -> dict[str, Any]:
-    """The survivorship policy (validated lightly: every attribute has a known rule and a trust list)."""
+    """The survivorship policy (validated lightly: every attribute has a known rule and a trust list).
+
+    A configured source that a trust list does not name is placed after the named ones, in the order of
+    its ``trust_rank`` in ``config/sources.yaml`` (a source without one last, with a warning): a new
+    agency takes part in survivorship without editing this file.
+    """
+    from connectors.config import sources_path
+
+    return _policy(path, sources_path())
+
+
+@lru_cache(maxsize=8)
+def _policy(path: Path, sources: Path) -> dict[str, Any]:
+    from connectors.config import load_sources
+
     policy = yaml.safe_load(path.read_text("utf-8"))
+    configured = load_sources(sources)
+    last = 10**6
+    rank = {code: (last if s.trust_rank is None else s.trust_rank, code) for code, s in configured.items()}
+    named: set[str] = set()
     for section in ("person", "family"):
         for attribute, spec in policy[section].items():
             if spec.get("rule") not in RULES or not spec.get("trust"):
                 raise ValueError(
                     f"{path}: {section}.{attribute}: needs rule {sorted(RULES)} and a trust list"
                 )
+            named |= set(spec["trust"])
+            spec["trust"] = [*spec["trust"], *sorted((c for c in configured if c not in spec["trust"]),
+                                                     key=rank.__getitem__)]
+    for code in sorted(set(configured) - named):
+        if configured[code].trust_rank is None:
+            logger.warning("source %s is in no survivorship trust list and has no trust_rank: it is trusted "
+                           "least (set trust_rank in config/sources.yaml or name it in %s)", code, path.name)
     return dict(policy)
 
 

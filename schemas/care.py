@@ -16,7 +16,7 @@ from schemas.base import CanonicalModel, PastDate, Provenance, SourceRef, check_
 from schemas.codes import (
     AccompanimentLevel,
     AccompanimentStage,
-    Agency,
+    AgencyCode,
     ClosureReason,
     HealthStatusKind,
     ServiceKind,
@@ -29,14 +29,14 @@ class Curator(CanonicalModel):
 
     name: str = Field(min_length=1, max_length=200)
     organisation: str | None = None
-    agency: Agency | None = None
+    agency: AgencyCode | None = None
 
 
 class PlannedService(CanonicalModel):
     """One line of the individual programme (индивидуальная программа)."""
 
     kind: ServiceKind
-    provider_agency: Agency | None = None
+    provider_agency: AgencyCode | None = None
     provider_org: str | None = None
     description: str | None = None
     planned_from: dt.date | None = None
@@ -78,7 +78,7 @@ class ServiceRecord(CanonicalModel):
     record_kind: Literal["service"] = "service"
     provenance: Provenance
     kind: ServiceKind
-    provider_agency: Agency
+    provider_agency: AgencyCode
     provider_org: str | None = None
     person_ref: SourceRef | None = None
     family_ref: SourceRef | None = None
@@ -124,7 +124,7 @@ class Consent(CanonicalModel):
     record_kind: Literal["consent"] = "consent"
     provenance: Provenance
     person_ref: SourceRef
-    receiving_agencies: list[Agency] = Field(min_length=1)
+    receiving_agencies: list[AgencyCode] = Field(min_length=1)
     purpose: str = Field(min_length=1, max_length=500)
     valid_from: dt.date
     valid_to: dt.date | None = None

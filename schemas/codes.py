@@ -8,9 +8,9 @@ the labels under ``x-labels`` so that agency IT people see them in ``hub schemas
 from __future__ import annotations
 
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import GetJsonSchemaHandler
+from pydantic import GetJsonSchemaHandler, StringConstraints, WithJsonSchema
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -49,6 +49,17 @@ class Agency(LabeledEnum):
     HEALTH = "health", "здравоохранение"
     EDUCATION = "education", "образование"
     NGO = "ngo", "социально ориентированная НКО"
+
+
+AGENCY_CODE = r"^[a-z][a-z0-9_]{1,63}$"
+AgencyCode = Annotated[str, StringConstraints(pattern=AGENCY_CODE), WithJsonSchema({
+    "type": "string", "pattern": AGENCY_CODE,
+    "description": "An agency code from config/sources.yaml; the region's four have Russian labels",
+    "x-labels": {"social_protection": "социальная защита", "health": "здравоохранение",
+                 "education": "образование", "ngo": "социально ориентированная НКО"},
+})]
+"""Any agency the deployment configures (agencies are data): a lower-case code; ``Agency`` labels the four
+the programmes name."""
 
 
 class Sex(LabeledEnum):

@@ -53,7 +53,26 @@ def run(file: Path, sample: Path, as_json: bool) -> None:
     source = source_for_mapping(loaded.source)
     schema_for = schema_lookup(source.xsd_paths()) if source and source.xsd else None
     strict = source.validation == "strict" if source else True
-    emit(run_sample(loaded, sample, schema_for, strict), as_json, _text)
+    result = run_sample(loaded, sample, schema_for, strict)
+    # Say where the XSD and validation mode came from: a mapping of an unconfigured source runs unchecked.
+    if source and source.xsd:
+        result["validated_by"] = f"{sorted(source.xsd)} from source {source.code!r} ({source.validation})"
+    else:
+        why = "configured without one" if source else "not in config/sources.yaml (or HUB_SOURCES)"
+        result["validated_by"] = f"no XSD: source {loaded.source!r} is {why}"
+    emit(result, as_json, _text)
+
+
+@mapping.command()
+def schema() -> None:
+    """Print the JSON Schema of the mapping language (for editors: YAML language server, IDEs)."""
+    import json
+
+    from mapper.spec import MappingSpec
+
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+           **MappingSpec.model_json_schema(by_alias=True), "title": "family-hub mapping"}
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
 def _text(result: dict[str, Any]) -> str:
@@ -62,6 +81,9 @@ def _text(result: dict[str, Any]) -> str:
     lines = [json.dumps(r, ensure_ascii=False) for r in result["records"]]
     lines += [f"deleted {d['kind']} {d['source_record_id']}" for d in result["deletions"]]
     lines += [f"QUARANTINE {q['pointer']}: {q['reason_code']}: {q['reason']}" for q in result["quarantine"]]
+    lines += [f"WARNING {w['pointer']}: {w['warning']}" for w in result.get("warnings", [])]
+    lines += [f"NOTE {n}" for n in result.get("notes", [])]
+    lines.append(f"# validation: {result['validated_by']}")
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result["counts"].items())) or "nothing"
     lines.append(f"# {result['mapping']} {result['version']}: {counts}")
     return "\n".join(lines)
