@@ -99,6 +99,27 @@ class SourceConfig(BaseModel):
     quarantine_threshold: float = 0.05
     push: PushConfig | None = None
 
+    @model_validator(mode="after")
+    def _typed_options(self) -> SourceConfig:
+        from connectors.options import options_model
+
+        try:
+            options_model(self.connector).model_validate(self.options)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(options)"
+            known = ", ".join(sorted(options_model(self.connector).model_fields))
+            message = f"options.{where}: {first['msg']} (a {self.connector} source takes {known})"
+            raise ValueError(message) from None
+        return self
+
+    @property
+    def typed_options(self) -> Any:
+        """``options`` as the connector's options model (defaults from its ``settings.py``)."""
+        from connectors.options import options_model
+
+        return options_model(self.connector).model_validate(self.options)
+
     @property
     def mapping_path(self) -> Path:
         return PROJECT_ROOT / self.mapping

@@ -100,37 +100,20 @@ def build_connector(source: SourceConfig) -> Connector:
     from connectors.rest_cursor import RestCursorConnector
     from connectors.smev import SmevConnector
 
-    conn, opts = get_connection(source.connection_id), source.options
+    conn, opts = get_connection(source.connection_id), source.typed_options
     if source.connector == "file_drop":
         folder = conn.extra.get("path") or conn.schema
         if not folder:
             raise ConnectionConfigError(f"connection {conn.conn_id!r} names no drop folder (extra.path)")
-        return FileDropConnector(Path(folder), opts.get("patterns"), opts.get("after", "keep"))
-    client = client_for(
-        conn,
-        max_attempts=int(opts.get("max_attempts", 6)),
-        backoff_initial=float(opts.get("backoff_initial", 0.5)),
-    )
+        return FileDropConnector(Path(folder), opts.patterns, opts.after)
+    client = client_for(conn, max_attempts=opts.max_attempts, backoff_initial=opts.backoff_initial)
     if source.connector == "fhir":
-        return FhirConnector(
-            client, opts.get("resources"), int(opts.get("page_size", 200)), "/" + (conn.schema or "fhir")
-        )
+        return FhirConnector(client, opts.resources, opts.page_size, "/" + (conn.schema or "fhir"))
     if source.connector == "rest_cursor":
-        return RestCursorConnector(
-            client,
-            list(opts["endpoints"]),
-            int(opts.get("page_size", 200)),
-            opts.get("cursor_param", "updated_since"),
-            opts.get("watermark_field", "updated_at"),
-        )
+        return RestCursorConnector(client, list(opts.endpoints), opts.page_size, opts.cursor_param,
+                                   opts.watermark_field)
     namespace = next(iter(source.xsd), None)
-    return SmevConnector(
-        client,
-        opts.get("path", "/smev"),
-        conn.extra.get("node_id"),
-        namespace,
-        int(opts.get("max_messages", 10_000)),
-    )
+    return SmevConnector(client, opts.path, conn.extra.get("node_id"), namespace, opts.max_messages)
 
 
 class Puller:

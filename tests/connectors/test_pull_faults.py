@@ -26,8 +26,9 @@ from sandbox.generate import generate
 from sandbox.server.app import serve
 
 # Small pages: more requests, so every kind of fault is met even with a small sandbox.
-SOURCES = {
+SOURCES = {  # only the connectors that page by size (a file drop or a SMEV queue has no page_size)
     code: s.model_copy(update={"options": {**s.options, "page_size": 15}})
+    if "page_size" in type(s.typed_options).model_fields else s
     for code, s in load_sources().items()
 }
 
