@@ -12,6 +12,7 @@ train`` writes the next version. Nights only load it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -194,23 +195,35 @@ def floor_probabilities(model: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
+def _model_dirs() -> list[Path]:
+    """Where models are: the shipped ones, then those fitted here (``HUB_MODELS_DIR``, e.g. a volume)."""
+    fitted = os.environ.get("HUB_MODELS_DIR")
+    return [MODELS_DIR, *([Path(fitted)] if fitted else [])]
+
+
+def _model_paths() -> dict[int, Path]:
+    return {int(m.group(1)): p for d in _model_dirs() for p in d.glob("person-v*.json")
+            if (m := _VERSION.match(p.name))}
+
+
 def model_versions() -> list[int]:
-    return sorted(int(m.group(1)) for p in MODELS_DIR.glob("person-v*.json") if (m := _VERSION.match(p.name)))
+    return sorted(_model_paths())
 
 
 def latest_model() -> tuple[str, dict[str, Any]]:
-    """(version label, settings dict) of the newest committed model."""
-    versions = model_versions()
-    if not versions:
-        raise FileNotFoundError(f"no trained model in {MODELS_DIR}; run hub matching train")
-    path = MODELS_DIR / f"person-v{versions[-1]}.json"
-    return f"person-v{versions[-1]}", json.loads(path.read_text("utf-8"))
+    """(version label, settings dict) of the newest model, shipped or fitted."""
+    paths = _model_paths()
+    if not paths:
+        raise FileNotFoundError(f"no trained model in {_model_dirs()[-1]}; run hub matching train")
+    version = max(paths)
+    return f"person-v{version}", json.loads(paths[version].read_text("utf-8"))
 
 
 def save_model(model: dict[str, Any]) -> Path:
-    """Write the next version of the model file and return its path."""
-    MODELS_DIR.mkdir(exist_ok=True)
-    path = MODELS_DIR / f"person-v{(model_versions() or [0])[-1] + 1}.json"
+    """Write the next version of the model file (into ``HUB_MODELS_DIR`` when set) and return its path."""
+    folder = _model_dirs()[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"person-v{(model_versions() or [0])[-1] + 1}.json"
     path.write_text(json.dumps(model, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
     return path
 

@@ -64,9 +64,9 @@ def test_every_variable_the_compose_file_uses_is_in_the_env_example() -> None:
 
 def test_the_image_installs_the_pins_and_runs_airflow() -> None:
     text = (DOCKER / "Dockerfile").read_text("utf-8")
-    assert "\nFROM python:3.11-slim\n" in text
-    assert "pip install -r requirements.txt -c constraints.txt" in text
-    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "airflow"]' in text
+    assert "\nFROM apache/airflow:3.3.2-python3.11\n" in text  # the official image and its entrypoint
+    assert "ENTRYPOINT" not in text
+    assert "pip install --no-cache-dir -r requirements.txt -c constraints.txt" in text
     assert ".venv" in (DOCKER / "Dockerfile.dockerignore").read_text("utf-8")
 
 
