@@ -35,7 +35,7 @@ def airflow_ids(context: Any) -> dict[str, Any]:
 
 
 def failure_recorder(kind: str, source: str | None = None) -> Callable[[Any], None]:
-    """An ``on_failure_callback`` that writes the failed try into the registry's run table."""
+    """An ``on_failure_callback``: the failed try into the registry's run table, then the alert (if on)."""
 
     def record(context: Any) -> None:
         try:
@@ -48,5 +48,8 @@ def failure_recorder(kind: str, source: str | None = None) -> Callable[[Any], No
                 record_failed_try(conn, kind, source, airflow_ids(context), message)
         except Exception:  # a failure callback must never hide the original failure
             logging.getLogger("hub.dags").exception("could not record the failed try in the registry")
+        from hub.alerts import notify_failure
+
+        notify_failure(context)
 
     return record
