@@ -249,12 +249,12 @@ def open_reviews(conn: Conn, rows: list[dict[str, Any]], run_id: int) -> int:
     if not rows:
         return 0
     with conn.cursor() as cur:
-        execute_values(
+        inserted = execute_values(
             cur,
             """INSERT INTO review_item (entity_kind, source_code, source_record_id, candidate_id, score,
                                         explanation, model_version, created_run_id) VALUES %s
                ON CONFLICT (entity_kind, source_code, source_record_id, candidate_id) WHERE status = 'open'
-               DO NOTHING""",
+               DO NOTHING RETURNING 1""",
             [
                 (
                     "person",
@@ -268,5 +268,6 @@ def open_reviews(conn: Conn, rows: list[dict[str, Any]], run_id: int) -> int:
                 )
                 for r in rows
             ],
+            fetch=True,  # rowcount would count only the last page of 100 rows
         )
-        return int(cur.rowcount)
+        return len(inserted)
