@@ -353,8 +353,11 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
     are placeholders are ``None``; ``birth_date_swapped`` is the day/month swap for a comparison level.
     ``today`` (default: the current date) only bounds ``birth_date_plausible``.
     """
-    family = to_cyrillic(person.family_name)
-    given = to_cyrillic(person.given_name)
+    # A missing name (minimum evidence: the other parts identify the person) compares as missing: "" here,
+    # None in every name column below, so that no comparison takes two missing names for a match.
+    family_raw, given_raw = person.family_name or "", person.given_name or ""
+    family = to_cyrillic(family_raw)
+    given = to_cyrillic(given_raw)
     patronymic = to_cyrillic(person.patronymic) if person.patronymic else None
     sex, sex_source = (
         (person.sex.value, "record") if person.sex else infer_sex_evidence(given, patronymic, family)
@@ -367,7 +370,7 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
     birth = person.birth_date
     ids = _identifiers(person)
     passport = ids.get(IdentifierKind.PASSPORT_RF)
-    return {
+    out = {
         "family_name_std": family,
         "given_name_std": given_std,
         "given_name_candidates": list(candidates or (given,)),
@@ -375,14 +378,12 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
         "family_stem": stem.stem,
         "family_name_gender": stem.gender,
         "father_name": father_name_from_patronymic(patronymic),
-        "family_latin_key": match_key_latin(person.family_name),
-        "given_latin_key": match_key_latin(given_std if candidates else person.given_name),
+        "family_latin_key": match_key_latin(family_raw),
+        "given_latin_key": match_key_latin(given_std if candidates else given_raw),
         "patronymic_latin_key": match_key_latin(person.patronymic) if person.patronymic else None,
         "family_stem_key": match_key_latin(stem.stem),
-        "name_latin_key": _name_key(person.family_name, person.given_name, given_std, bool(candidates)),
-        "swapped_names": _name_key(
-            person.given_name, person.family_name, swapped_given, bool(swapped_candidates)
-        ),
+        "name_latin_key": _name_key(family_raw, given_raw, given_std, bool(candidates)),
+        "swapped_names": _name_key(given_raw, family_raw, swapped_given, bool(swapped_candidates)),
         "sex_std": sex,
         "sex_source": sex_source,
         "birth_date": birth,
@@ -398,3 +399,19 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
         "street_std": parts.street,
         "house": parts.house,
     }
+    return _missing_names(out, family_raw, given_raw)
+
+
+_FAMILY_KEYS = ("family_name_std", "family_stem", "family_latin_key", "family_stem_key", "family_name_gender")
+_GIVEN_KEYS = ("given_name_std", "given_latin_key")
+_BOTH_KEYS = ("name_latin_key", "swapped_names")
+
+
+def _missing_names(out: dict[str, Any], family: str, given: str) -> dict[str, Any]:
+    if family and given:
+        return out
+    missing = (() if family else _FAMILY_KEYS) + (() if given else _GIVEN_KEYS) + _BOTH_KEYS
+    out.update(dict.fromkeys(missing))
+    if not given:
+        out["given_name_candidates"] = []
+    return out

@@ -112,8 +112,8 @@ class Person(CanonicalModel):
 
     record_kind: Literal["person"] = "person"
     provenance: Provenance
-    family_name: PersonName
-    given_name: PersonName
+    family_name: PersonName | None = None
+    given_name: PersonName | None = None
     patronymic: PersonName | None = None
     birth_date: PastDate | None = None
     sex: Sex | None = None
@@ -129,6 +129,22 @@ class Person(CanonicalModel):
             if key in seen and ident.kind is not IdentifierKind.LOCAL:
                 raise ValueError(f"identifiers: more than one {ident.kind.value}")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _identifies_someone(self) -> Person:
+        """Minimum evidence: a name, and with it a second name, a birth date or a shared identifier.
+
+        Registers often lack a given name or a surname; such a person is still someone when another part
+        of the record points at them (Smith + 1990-01-01, or a SNILS + "Anna"). A record with no name, or a
+        lone name, identifies nobody and is refused (quarantined with its bytes).
+        """
+        names = [n for n in (self.family_name, self.given_name) if n]
+        shared = any(i.kind is not IdentifierKind.LOCAL for i in self.identifiers)
+        if not names:
+            raise ValueError("identifies nobody: neither a family name nor a given name")
+        if len(names) == 1 and self.birth_date is None and not shared:
+            raise ValueError("identifies nobody: one name without a birth date or a shared identifier")
         return self
 
     def identifier(self, kind: IdentifierKind) -> str | None:
