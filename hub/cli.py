@@ -27,6 +27,7 @@ from hub.commands import (
     runs_cmd,
     sandbox_cmd,
     schemas_cmd,
+    source_cmd,
     validate,
 )
 from hub.output import fail
@@ -47,6 +48,7 @@ main.add_command(db.db)
 main.add_command(schemas_cmd.schemas)
 main.add_command(validate.validate)
 main.add_command(mapping_cmd.mapping)
+main.add_command(source_cmd.source)
 main.add_command(pull_cmd.pull)
 main.add_command(pull_cmd.quarantine)
 main.add_command(push_cmd.push_cmd)

@@ -94,6 +94,9 @@ CASES: list[tuple[str, list[str], int]] = [
     ("push run an unknown source", ["push", "run", "nosuch"], 1),
     ("quarantine list bad limit", ["quarantine", "list", "--limit", "many"], 2),
     ("reconcile bad option", ["reconcile", "--nosuch"], 2),
+    ("source new bad name", ["source", "new", "Bad Name", "--sample", "{bad_json}"], 1),
+    ("source new undraftable sample", ["source", "new", "undraftable", "--sample", "{bad_json}",
+                                       "--out", "{tmp}/u.yaml"], 1),
     ("sandbox generate bad families", ["sandbox", "generate", "--families", "many", "--out", "{tmp}/s"], 2),
 ]
 # Commands the sweep leaves out, each with why.
