@@ -111,7 +111,8 @@ def build_connector(source: SourceConfig) -> Connector:
         return FhirConnector(client, opts.resources, opts.page_size, "/" + (conn.schema or "fhir"))
     if source.connector == "rest_cursor":
         return RestCursorConnector(client, list(opts.endpoints), opts.page_size, opts.cursor_param,
-                                   opts.watermark_field)
+                                   opts.watermark_field, opts.pagination, opts.limit_param,
+                                   opts.records_field)
     namespace = next(iter(source.xsd), None)
     return SmevConnector(client, opts.path, conn.extra.get("node_id"), namespace, opts.max_messages)
 

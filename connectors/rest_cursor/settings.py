@@ -3,6 +3,7 @@
 from pydantic import Field
 
 from connectors.options import HttpOptions
+from connectors.rest_cursor.paginators import CursorPaginator, Paginator
 
 PAGE_SIZE = 200
 CURSOR_PARAM = "updated_since"
@@ -14,5 +15,9 @@ class RestCursorOptions(HttpOptions):
 
     endpoints: list[str] = Field(min_length=1)
     page_size: int = Field(default=PAGE_SIZE, ge=1, le=10_000)
-    cursor_param: str = CURSOR_PARAM
+    cursor_param: str = Field(default=CURSOR_PARAM, description="the watermark's query parameter")
     watermark_field: str = WATERMARK_FIELD
+    limit_param: str = Field(default="limit", description="the page size's query parameter")
+    records_field: str = Field(default="data", description="where a page holds its list of records")
+    pagination: Paginator = Field(default_factory=CursorPaginator,
+                                  description="cursor | next_link | link_header | page_number | offset")
