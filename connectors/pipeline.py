@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +42,7 @@ from registry.runs import ensure_source_system, exclusive_run, finish_run, start
 from schemas.base import has_unstorable
 
 log = logging.getLogger("hub.pull")
+PROGRESS_EVERY = 10.0  # seconds between progress lines of a long pull
 STAGE_BATCH = 1000
 QUARANTINE_RAW_LIMIT = 16 << 20
 JSON_LIMIT = 256 << 20
@@ -126,8 +127,10 @@ class Puller:
         url: str | None = None,
         connector: Connector | None = None,
         airflow: dict[str, Any] | None = None,
+        progress: Callable[[PullStats], None] | None = None,
     ) -> None:
         self.source, self.url = source, url or database_url()
+        self.progress = progress  # called after every payload (the CLI draws it); the log says it every 10 s
         self.mapping: Mapping = load_mapping(source.mapping_path)
         self.schema_for = schema_lookup(source.xsd_paths()) if source.xsd else None
         self.strict = source.validation == "strict"
@@ -153,9 +156,17 @@ class Puller:
         with connect(self.url) as conn:
             stats.run_id = start_run(conn, "pull", self.source.code, self.airflow)
             cursors = self._cursors(conn)
+        said = started
         try:
             for payload in self.connector.payloads(cursors):
                 self._payload(payload, stats)
+                if self.progress is not None:
+                    self.progress(stats)
+                if time.monotonic() - said >= PROGRESS_EVERY:  # long pulls say how far they are (counts only)
+                    said = time.monotonic()
+                    log.info("%s: %d payloads, %d records, %d quarantined, %d retries so far (%.0f s)",
+                             self.source.code, stats.payloads, stats.records, stats.quarantined,
+                             self.connector.retries, said - started)
         except ConnectorError as exc:  # our own messages are written PII-free
             self._finish(stats, started, "failed", f"{type(exc).__name__}: {exc}")
             raise
@@ -447,9 +458,10 @@ def _closing(
         stream.close()
 
 
-def pull(code: str, url: str | None = None, airflow: dict[str, Any] | None = None) -> PullStats:
+def pull(code: str, url: str | None = None, airflow: dict[str, Any] | None = None,
+         progress: Callable[[PullStats], None] | None = None) -> PullStats:
     """Pull the configured source ``code``."""
     sources = load_sources()
     if code not in sources:
         raise UnknownSourceError(f"unknown source {code!r}; configured: {', '.join(sources)}")
-    return Puller(sources[code], url, airflow=airflow).run()
+    return Puller(sources[code], url, airflow=airflow, progress=progress).run()

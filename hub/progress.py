@@ -20,3 +20,14 @@ def progress_bar(label: str, total: int, enabled: bool = True) -> Iterator[Calla
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def status_line(label: str) -> Iterator[Callable[[str], None]]:
+    """Yield ``say(text)``: a live status line on stderr when it is a terminal, nothing otherwise."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _text: None
+        return
+    with console.status(label) as status:
+        yield lambda text: status.update(f"{label}: {text}")

@@ -23,9 +23,14 @@ def pull(source: str | None, pull_all: bool, as_json: bool) -> None:
     if not sources:
         raise click.UsageError("name a SOURCE or use --all")
     results: list[dict[str, Any]] = []
+    from hub.progress import status_line
+
     for code in sources:
         try:
-            results.append(run_pull(code).as_dict())
+            with status_line(f"pulling {code}") as say:
+                stats = run_pull(code, progress=lambda s: say(
+                    f"{s.payloads} payloads, {s.records} records, {s.quarantined} quarantined"))
+            results.append(stats.as_dict())
         except QualityGateError as exc:
             results.append({"source": code, "error": str(exc), "quality_gate": True})
         except ConnectorError as exc:
