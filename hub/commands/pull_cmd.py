@@ -87,10 +87,11 @@ def list_(source: str | None, limit: int, warnings_: bool, as_json: bool) -> Non
         as_json,
         lambda rs: (
             "\n".join(
-                f"{r['quarantine_id']:>7}  {r['source_code']:<18} {r['reason_code']:<18} {r['reason'][:90]}"
-                for r in rs
+                [f"{'row':>7}  {'source':<18} {'reason code':<18} reason"]
+                + [f"{r['quarantine_id']:>7}  {r['source_code']:<18} {r['reason_code']:<18} "
+                   f"{r['reason'][:90]}" for r in rs]
             )
-            or "quarantine is empty"
+            if rs else "quarantine is empty"
         ),
     )
 

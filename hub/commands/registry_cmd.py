@@ -100,11 +100,11 @@ def review_list(status: str, limit: int, as_json: bool) -> None:
         as_json,
         lambda rs: (
             "\n".join(
-                f"{r['review_id']:>6}  {r['source']}:{r['source_record_id']}  now {r['current_id']}  "
-                f"candidate {r['candidate_id']}  weight {r['score']}"
-                for r in rs
+                [f"{'review':>6}  source:record  now  candidate  weight"]
+                + [f"{r['review_id']:>6}  {r['source']}:{r['source_record_id']}  now {r['current_id']}  "
+                   f"candidate {r['candidate_id']}  weight {r['score']}" for r in rs]
             )
-            or f"no {status} review items"
+            if rs else f"no {status} review items"
         ),
     )
 

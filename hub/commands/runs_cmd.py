@@ -27,7 +27,8 @@ def list_(kind: str | None, source: str | None, limit: int, as_json: bool) -> No
 
     with connect() as conn:
         rows = list_runs(conn, kind, source, limit)
-    emit(rows, as_json, lambda rs: "\n".join(_line(r) for r in rs) or "no runs")
+    header = f"{'run':>7}  {'kind':<11} {'source':<18} {'status':<10} {'started':<19}  counts  airflow"
+    emit(rows, as_json, lambda rs: "\n".join([header, *(_line(r) for r in rs)]) if rs else "no runs")
 
 
 def _line(r: dict[str, Any]) -> str:
