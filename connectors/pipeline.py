@@ -94,6 +94,13 @@ def _where(payload: Payload) -> str:
     return str(pos.get("file") or pos.get("url") or pos.get("page") or json.dumps(pos, sort_keys=True)[:120])
 
 
+def _uri_folder(host: str | None, schema: str | None) -> str | None:
+    """The folder of an ``fs://`` connection URI: always absolute (``fs:///srv/drop`` parses to host ``''``
+    and schema ``srv/drop``, the leading slash lost as a URI path's would be)."""
+    parts = [p.strip("/") for p in (host, schema) if p and p.strip("/")]
+    return "/" + "/".join(parts) if parts else None
+
+
 def build_connector(source: SourceConfig) -> Connector:
     """The connector a source's config names, with its connection's host and credentials."""
     from connectors.fhir import FhirConnector
@@ -103,7 +110,7 @@ def build_connector(source: SourceConfig) -> Connector:
 
     conn, opts = get_connection(source.connection_id), source.typed_options
     if source.connector == "file_drop":
-        folder = conn.extra.get("path") or conn.schema
+        folder = conn.extra.get("path") or _uri_folder(conn.host, conn.schema)
         if not folder:
             raise ConnectionConfigError(f"connection {conn.conn_id!r} names no drop folder (extra.path)")
         return FileDropConnector(Path(folder), opts.patterns, opts.after)

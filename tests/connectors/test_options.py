@@ -50,3 +50,13 @@ def test_the_cli_names_the_file_source_and_option(tmp_path: Path) -> None:
     assert lines[0].startswith("error:")
     assert "typo" in lines[0]
     assert "page_sise" in lines[0]
+
+
+@pytest.mark.parametrize(("uri", "folder"), [("fs:///srv/drops/district", "/srv/drops/district"),
+                                             ("fs://srv/drops", "/srv/drops")])
+def test_an_fs_uri_names_an_absolute_folder(uri: str, folder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.pipeline import build_connector
+
+    monkeypatch.setenv("AIRFLOW_CONN_URI_DROP", uri)
+    source = SourceConfig.model_validate({**BASE, "connector": "file_drop", "connection_id": "uri_drop"})
+    assert str(build_connector(source).folder) == folder  # type: ignore[attr-defined]
