@@ -112,10 +112,13 @@ def checkpoint(conn: Conn) -> dict[str, Any] | None:
 
 
 def _database(conn: Conn) -> str:
+    """The registry a checkpoint belongs to: its name and the database's oid, so a registry dropped and
+    created again under the same name (``hub demo`` resets its own) is a new registry, not a rewritten one,
+    while a log emptied or rebuilt inside the same database is still checked against its checkpoints."""
     with conn.cursor() as cur:
-        cur.execute("SELECT current_database()")
+        cur.execute("SELECT datname, oid FROM pg_database WHERE datname = current_database()")
         row = cur.fetchone()
-    return str(row[0]) if row else "?"
+    return f"{row[0]}#{row[1]}" if row else "?"
 
 
 def verify(conn: Conn, limit: int = 50) -> dict[str, Any]:

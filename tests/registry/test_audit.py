@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -272,3 +273,20 @@ def test_concurrent_appends_form_one_chain_in_id_order(registry: str) -> None:
     with connect(registry) as conn:
         result = audit.verify(conn)
     assert (result["ok"], result["rows"], result["problems"]) == (True, 5 + 60, [])
+
+
+def test_a_registry_created_again_under_the_same_name_is_not_taken_for_a_rewritten_one(
+    pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hub demo drops and recreates its registry: the old registry's checkpoints are not this one's."""
+    monkeypatch.setenv("HUB_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints.jsonl"))
+    name = f"hub_audit_again_{os.getpid()}"
+    for _ in range(2):
+        drop_database(pg_server_url, name)
+        ensure_database(pg_server_url, name)
+        url = _with_entries(with_database(pg_server_url, name))
+        with connect(url) as conn:
+            audit.checkpoint(conn)
+            result = audit.verify(conn)
+        assert (result["ok"], result["checkpoints"]) == (True, 1), result["problems"]
+    drop_database(pg_server_url, name)
