@@ -27,16 +27,11 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
-class DisclosureRow:
-    disclosure_id: int
-    disclosed_at: str
-    target_source: str
-    person_id: str | None
-    source_record_id: str
-    field: str
-    basis: str
-    consent_id: int | None
-    message_id: int
+class DisclosureRow(Disclosure):
+    """A disclosure as the register holds it: with its id and time."""
+
+    disclosure_id: int = 0
+    disclosed_at: str = ""
 
 
 def record(conn: Conn, rows: list[Disclosure]) -> None:
@@ -57,8 +52,8 @@ def listing(conn: Conn, person: str | None = None, agency: str | None = None,
     """Disclosures about ``person`` and/or to ``agency`` (a source code), newest first."""
     with conn.cursor() as cur:
         cur.execute(
-            """SELECT disclosure_id, disclosed_at::text, target_source, person_id, source_record_id, field,
-                      basis, consent_id, message_id
+            """SELECT target_source, person_id, source_record_id, field, basis, consent_id, message_id,
+                      disclosure_id, disclosed_at::text
                FROM disclosure WHERE (%(p)s::text IS NULL OR person_id = %(p)s)
                  AND (%(a)s::text IS NULL OR target_source = %(a)s)
                ORDER BY disclosure_id DESC LIMIT %(n)s""",

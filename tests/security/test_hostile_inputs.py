@@ -45,6 +45,7 @@ from connectors.config import SourceConfig
 from connectors.errors import QualityGateError
 from connectors.pipeline import Puller, PullStats
 from registry import staging
+from tests.sources import query
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
@@ -272,14 +273,7 @@ def _pull(drop: Drop) -> tuple[PullStats | None, float]:
     return stats, time.monotonic() - started
 
 
-def _query(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
+_query = query  # the shared helper (tests/sources.py)
 
 
 def _counts(drop: Drop) -> dict[str, int]:
