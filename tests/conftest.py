@@ -6,7 +6,9 @@ the embedded pgserver. Each session creates its own database and drops it at the
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -19,13 +21,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Airflow reads its configuration at first import: point it at a throw-away home before any test imports it.
+# Each process (the xdist controller and every worker) removes the folders it made when it exits.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="hub-test-airflow-")
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 # The hub's own working folder (audit keys and checkpoints among it) is the test session's, not the project's.
-os.environ.setdefault("HUB_HOME", tempfile.mkdtemp(prefix="hub-test-home-"))
+if "HUB_HOME" not in os.environ:  # workers inherit the controller's
+    os.environ["HUB_HOME"] = tempfile.mkdtemp(prefix="hub-test-home-")
+    atexit.register(shutil.rmtree, os.environ["HUB_HOME"], ignore_errors=True)
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
