@@ -212,7 +212,8 @@ def _one(path: str, vals: list[str], n: int) -> Guess | None:
     if by_name == "sex" or (len(distinct) <= 3 and distinct <= set(SEX_CODES)):
         table = {v: SEX_CODES[v.lower()] for v in sorted(set(vals)) if v.lower() in SEX_CODES}
         if table:
-            return Guess("sex", path, f"values {sorted(table)} read as sex codes", {"table": table})
+            why = f"values {', '.join(sorted(table))} read as sex codes"
+            return Guess("sex", path, why, {"table": table})
     if by_name == "full_name" or (by_name is None and _shape_share(vals, _three_words) >= 0.8):
         return Guess("full_name", path, "values are three words (surname, given name, patronymic)")
     if by_name in ("family_name", "given_name", "patronymic", "address"):

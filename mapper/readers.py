@@ -377,13 +377,14 @@ class _XmlState:
         qname = etree.QName(tag)
         known = {u for uris in self.mapping.spec.namespace_choices().values() for u in uris}
         found = (f"root element {qname.localname!r} in namespace {qname.namespace or '(none)'!r}, "
-                 f"namespaces declared {sorted(declared)}")
+                 f"namespaces declared: {', '.join(sorted(declared)) or 'none'}")
         if (qname.namespace or "") in known or (not known and not qname.namespace):
             return PayloadNote(f"no record in this document ({found})")
         wanted = sorted(dict.fromkeys(s for r in self.mapping.records for s in r.spec.selectors))
         return PayloadFailure("mapping_error",
                               f"no record of mapping {self.mapping.name!r} in this document: {found}; "
-                              f"the mapping reads {wanted} in namespaces {sorted(known)}")
+                              f"the mapping reads {', '.join(wanted)} in namespaces "
+                              f"{', '.join(sorted(known)) or '(none)'}")
 
     def drain(self, parser: Any, index: _LineIndex) -> Iterator[SourceRecord | PayloadFailure]:
         for event, element in parser.read_events():

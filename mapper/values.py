@@ -181,7 +181,7 @@ def parse_date(value: Any, formats: list[str], field: str) -> dt.date:
         parsed = _try_date(text, fmt)
         if parsed is not None:
             return parsed
-    raise FieldMappingError(field, f"not a date in formats {formats} (shape {shape(text)!r})")
+    raise FieldMappingError(field, f"not a date in formats {', '.join(formats)} (shape {shape(text)!r})")
 
 
 def _try_date(text: str, fmt: str) -> dt.date | None:

@@ -56,7 +56,8 @@ def run(file: Path, sample: Path, as_json: bool) -> None:
     result = run_sample(loaded, sample, schema_for, strict)
     # Say where the XSD and validation mode came from: a mapping of an unconfigured source runs unchecked.
     if source and source.xsd:
-        result["validated_by"] = f"{sorted(source.xsd)} from source {source.code!r} ({source.validation})"
+        xsds = ", ".join(sorted(source.xsd))
+        result["validated_by"] = f"XSD of {xsds} from source {source.code!r} ({source.validation})"
     else:
         why = "configured without one" if source else "not in config/sources.yaml (or HUB_SOURCES)"
         result["validated_by"] = f"no XSD: source {loaded.source!r} is {why}"

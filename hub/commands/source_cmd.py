@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
+from hub.commands.mapping_cmd import existing_file
 from hub.output import emit, fail, json_option
-
-existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @click.group()
@@ -78,7 +77,9 @@ def _text(r: dict[str, object]) -> str:
     lines = [f"wrote {r['mapping']}: {r['records_found']} records of {r['select']!s} in the sample"]
     lines += [f"  {g['field']:<12} <- {g['path']}  ({g['why']})" for g in guesses]
     lines.append(f"  not mapped: {', '.join(r['unmapped']) if r['unmapped'] else 'nothing'}")  # type: ignore[arg-type]
-    lines.append(f"mapped the sample: {r['counts']}")
+    counts = r["counts"] if isinstance(r["counts"], dict) else {}
+    lines.append("mapped the sample: " + (", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+                                          or "nothing"))
     if r["first_record"]:
         lines.append("first canonical record: " + json.dumps(r["first_record"], ensure_ascii=False)[:600])
     lines.append("add to config/sources.yaml (sources:), and a connection AIRFLOW_CONN_<ID> for its folder:")

@@ -80,6 +80,12 @@ def test_the_cli_writes_the_draft_and_maps_the_sample(tmp_path: Path) -> None:
     assert report["counts"] == {"person": 2}
     assert report["first_record"]["family_name"] == "Смирнов"
     assert "values are three words" in out.read_text("utf-8")  # each guess says why
+    text = subprocess.run([sys.executable, "-m", "hub", "source", "new", "pupils", "--sample", str(sample),
+                           "--encoding", "windows-1251", "--out", str(out), "--force"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=True).stdout
+    assert "mapped the sample: 2 person" in text
+    for repr_mark in ("{'", "['", "Traceback"):  # words for people, not Python reprs
+        assert repr_mark not in text
     again = subprocess.run([sys.executable, "-m", "hub", "source", "new", "pupils", "--sample", str(sample),
                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                            check=False)

@@ -167,6 +167,7 @@ def test_an_unknown_root_namespace_is_refused_naming_what_was_found(tmp_path: Pa
     assert items[0].reason_code == "mapping_error"
     assert "urn:other:2.0" in items[0].reason
     assert "'export'" in items[0].reason
+    assert "['" not in items[0].reason  # lists written out, not as Python reprs
     assert "p:person" in items[0].reason
 
 
