@@ -19,7 +19,16 @@ from mapper.loader import LEAF_KEYS, load_spec
 from mapper.paths import Binding, as_nodes, compile_path
 from mapper.prune import validate_keeping
 from mapper.spec import EmitSpec, MappingSpec, RecordSpec, ValueRule
-from mapper.values import Evaluator, Scope, compile_condition, compile_rule, rule_policy
+from mapper.values import (
+    Evaluator,
+    Ref,
+    Refs,
+    Scope,
+    compile_condition,
+    compile_rule,
+    compile_within,
+    rule_policy,
+)
 from schemas import RECORD_MODELS, CanonicalModel
 
 # A compiled field-tree node returns (value, whether a value came from the record).
@@ -64,17 +73,20 @@ class CompiledRecord:
         self.when = compile_condition(mapping.spec, spec.when, f"{loc}.when") if spec.when else None
         self.delete_when = (compile_condition(mapping.spec, spec.delete_when, f"{loc}.delete_when")
                             if spec.delete_when else None)
-        self.emits = [_CompiledEmit(mapping, e) for e in spec.emit]
-        self.deletes = [(d.kind, compile_rule(mapping.spec, d.id, f"{d.kind}.id", strict=True))
+        refs: Refs = {}  # filled below: a rule looks its ref up when it runs
+        self.emits = [_CompiledEmit(mapping, e, refs) for e in spec.emit]
+        refs.update({e.name: Ref(c.id, bool(e.foreach)) for e, c in zip(spec.emit, self.emits, strict=True)
+                     if e.name})
+        self.deletes = [(d.kind, compile_rule(mapping.spec, d.id, f"{d.kind}.id", strict=True, refs=refs))
                         for d in spec.deletes]
 
     def applies(self, node: Any, binding: Binding) -> bool:
-        return self.when is None or self.when(Scope(node, node, 0, binding))
+        return self.when is None or self.when(Scope.of_record(node, binding))
 
     def apply(self, node: Any, pointer: str, binding: Binding) -> RecordResult:
         """Map one record; never raises for bad data (the error is in the result)."""
         result = RecordResult(self.name)
-        scope = Scope(node, node, 0, binding)
+        scope = Scope.of_record(node, binding)
         try:
             if self.delete_when is not None and self.delete_when(scope):
                 result.deletions = self._deleted_ids(scope)
@@ -109,16 +121,19 @@ class CompiledRecord:
 
 
 class _CompiledEmit:
-    def __init__(self, mapping: Mapping, spec: EmitSpec) -> None:
+    def __init__(self, mapping: Mapping, spec: EmitSpec, refs: Refs) -> None:
         self.kind, self.mapping = spec.kind, mapping
         self.model = RECORD_MODELS[spec.kind]
-        self.id = compile_rule(mapping.spec, spec.id, f"{spec.kind}.id", strict=True)
+        self.id = compile_rule(mapping.spec, spec.id, f"{spec.kind}.id", strict=True, refs=refs)
         self.when = compile_condition(mapping.spec, spec.when, f"{spec.kind}.when") if spec.when else None
         self.foreach, self.on_delete = spec.foreach, spec.on_delete
+        # An XML emit whose fields are read within one element points at it, as a foreach item would.
+        within = spec.fields.get("within") if mapping.spec.format == "xml" else None
+        self._within = f"/{within}[1]" if within else ""
         choices = mapping.spec.namespace_choices()
         self._items = (compile_path(mapping.spec.format, spec.foreach.lstrip("^"), choices)
                        if spec.foreach else None)
-        self.fields = _compile_object(mapping.spec, spec.fields, spec.kind)
+        self.fields = _compile_object(mapping.spec, spec.fields, spec.kind, refs)
         self._policies = {name: rule_policy(mapping.spec, ValueRule.model_validate(node))
                           for name, node in spec.fields.items()
                           if isinstance(node, dict) and LEAF_KEYS & node.keys()}
@@ -127,9 +142,9 @@ class _CompiledEmit:
     def scopes(self, scope: Scope, pointer: str) -> list[tuple[Scope, str]]:
         """The scope of each canonical record this emit makes (one, or one per ``foreach`` item)."""
         if self._items is None:
-            return [(scope, pointer)]
+            return [(scope, pointer + self._within)]
         items = as_nodes(self._items.evaluate(scope.node, scope.binding))
-        return [(scope.item(item, i), f"{pointer}/{self.foreach}[{i}]")
+        return [(scope.emit_item(item, i), f"{pointer}/{self.foreach}[{i}]{self._within}")
                 for i, item in enumerate(items, start=1)]
 
     def apply(self, scope: Scope, pointer: str) -> tuple[list[MappedRecord], list[RecordInvalidError]]:
@@ -146,7 +161,7 @@ class _CompiledEmit:
 
     def _one(self, scope: Scope, pointer: str) -> MappedRecord:
         source_id = _required_id(self.id(scope), self.kind)
-        scope = Scope(scope.node, scope.record, scope.index, scope.binding, [])  # this record's warnings
+        scope = scope.fresh()  # this canonical record's warnings
         data, _ = self.fields(scope)
         data = dict(data or {})
         data["record_kind"] = self.kind
@@ -175,16 +190,16 @@ def _required_id(value: Any, kind: str) -> str:
     return str(value).strip()
 
 
-def _compile_node(spec: MappingSpec, node: Any, field: str) -> Node:
+def _compile_node(spec: MappingSpec, node: Any, field: str, refs: Refs) -> Node:
     if isinstance(node, dict) and LEAF_KEYS & node.keys():
         rule = ValueRule.model_validate(node)
-        return _leaf(compile_rule(spec, rule, field), dynamic=rule.const is None)
+        return _leaf(compile_rule(spec, rule, field, refs=refs), dynamic=rule.const is None)
     if isinstance(node, dict) and "foreach" in node:
-        return _foreach(spec, node, field)
+        return _foreach(spec, node, field, refs)
     if isinstance(node, list):
-        return _fixed_list([_compile_node(spec, item, f"{field}[{i}]") for i, item in enumerate(node)])
+        return _fixed_list([_compile_node(spec, item, f"{field}[{i}]", refs) for i, item in enumerate(node)])
     if isinstance(node, dict):
-        return _compile_object(spec, node, field)
+        return _compile_object(spec, node, field, refs)
     constant = node
     return lambda _scope: (constant, False)
 
@@ -196,11 +211,18 @@ def _leaf(evaluate: Evaluator, dynamic: bool) -> Node:
     return node
 
 
-def _compile_object(spec: MappingSpec, tree: dict[str, Any], field: str) -> Node:
-    children = {name: _compile_node(spec, sub, f"{field}.{name}") for name, sub in tree.items()}
+def _compile_object(spec: MappingSpec, tree: dict[str, Any], field: str, refs: Refs) -> Node:
+    children = {name: _compile_node(spec, sub, f"{field}.{name}", refs)
+                for name, sub in tree.items() if name != "within"}
     dynamic = _has_dynamic(tree)
+    within = compile_within(spec, str(tree["within"]), field) if "within" in tree else None
 
     def node(scope: Scope) -> tuple[Any, bool]:
+        if within is not None:
+            inner = _enter(within, scope, spec.on_error)
+            if inner is None:
+                return None, False  # the base node is not there: the block is left out
+            scope = inner
         values, present = {}, False
         for name, child in children.items():
             value, child_present = child(scope)
@@ -212,6 +234,16 @@ def _compile_object(spec: MappingSpec, tree: dict[str, Any], field: str) -> Node
         return values, present
 
     return node
+
+
+def _enter(within: Callable[[Scope], Scope | None], scope: Scope, policy: str) -> Scope | None:
+    try:
+        return within(scope)
+    except FieldMappingError as exc:
+        if policy == "quarantine":
+            raise
+        scope.warnings.append(f"{exc} (block left out)")
+        return None
 
 
 def _fixed_list(items: list[Node]) -> Node:
@@ -227,10 +259,10 @@ def _fixed_list(items: list[Node]) -> Node:
     return node
 
 
-def _foreach(spec: MappingSpec, tree: dict[str, Any], field: str) -> Node:
+def _foreach(spec: MappingSpec, tree: dict[str, Any], field: str, refs: Refs) -> Node:
     path = compile_path(spec.format, str(tree["foreach"]).lstrip("^"), spec.namespace_choices())
     from_record = str(tree["foreach"]).startswith("^")
-    item = _compile_node(spec, tree["item"], f"{field}[]")
+    item = _compile_node(spec, tree["item"], f"{field}[]", refs)
 
     def node(scope: Scope) -> tuple[Any, bool]:
         base = scope.record if from_record else scope.node

@@ -16,13 +16,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from mapper.blocks import expand_blocks
 from mapper.errors import MappingSpecError
 from mapper.spec import MappingSpec, ValueRule
 from schemas import RECORD_MODELS
 
 Loc = tuple[str | int, ...]
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-LEAF_KEYS = {"path", "template", "const"}
+LEAF_KEYS = {"path", "template", "const", "ref"}
 SKIPPED_FIELDS = {"record_kind", "provenance"}
 
 
@@ -41,6 +42,9 @@ def load_spec(path: Path) -> MappingSpec:
         raise MappingSpecError(str(path), [f"{where}: not valid YAML: {problem}"]) from exc
     if not isinstance(data, dict):
         raise MappingSpecError(str(path), [f"{path}:1: a mapping file is a YAML mapping (key: value)"])
+    data, expanded = expand_blocks(data)
+    if expanded:
+        raise MappingSpecError(str(path), [_problem(path, lines, loc, msg) for loc, msg in expanded])
     try:
         spec = MappingSpec.model_validate(data)
     except ValidationError as exc:
@@ -88,6 +92,7 @@ def check_spec(spec: MappingSpec) -> Iterator[tuple[Loc, str]]:
             yield from _check_rule(emit.id, (*loc, "id"), spec)
         for d, delete in enumerate(record.deletes):
             yield from _check_rule(delete.id, (*base, "deletes", d, "id"), spec)
+        yield from _check_refs(record, base)
         for path, loc in _paths(record, base):
             try:
                 compile_path(spec.format, path.lstrip("^"), spec.namespace_choices())
@@ -107,12 +112,50 @@ def _paths(record: Any, base: Loc) -> Iterator[tuple[str, Loc]]:
             yield emit.when.path, (*base, "emit", e, "when", "path")
 
 
+def _check_refs(record: Any, base: Loc) -> Iterator[tuple[Loc, str]]:
+    """Every ``ref`` names an emit of the same record spec that can be read where the ref stands."""
+    emits = {e.name: e for e in record.emit if e.name}
+    places: list[tuple[Any, Loc, str | None]] = [
+        (emit.model_dump(exclude_none=True)["id"], (*base, "emit", e, "id"), emit.foreach)
+        for e, emit in enumerate(record.emit)]
+    places += [(emit.fields, (*base, "emit", e, "fields"), emit.foreach)
+               for e, emit in enumerate(record.emit)]
+    places += [(d.model_dump(exclude_none=True)["id"], (*base, "deletes", d_i, "id"), None)
+               for d_i, d in enumerate(record.deletes)]
+    for tree, loc, foreach in places:
+        for name, ref_loc in _refs_in(tree, loc):
+            target = emits.get(name)
+            if target is None:
+                yield (*ref_loc, "ref"), f"no emit named {name!r} in this record spec; named: " + (
+                    ", ".join(sorted(emits)) or "none")
+            elif target.foreach and target.foreach != foreach:
+                yield (*ref_loc, "ref"), (f"emit {name!r} makes one record per {target.foreach!r} item: "
+                                          "only an emit with the same foreach can refer to it")
+            elif target.id.ref is not None:
+                yield (*ref_loc, "ref"), f"emit {name!r} takes its id from a ref: refer to {target.id.ref!r}"
+
+
+def _refs_in(tree: Any, loc: Loc) -> Iterator[tuple[str, Loc]]:
+    if isinstance(tree, dict):
+        if isinstance(tree.get("ref"), str):
+            yield tree["ref"], loc
+        for key, value in tree.items():
+            yield from _refs_in(value, (*loc, key))
+    elif isinstance(tree, list):
+        for i, item in enumerate(tree):
+            yield from _refs_in(item, (*loc, i))
+
+
 def check_fields(tree: Any, model: type[BaseModel], loc: Loc, spec: MappingSpec) -> Iterator[tuple[Loc, str]]:
     """Walk a field tree alongside ``model``: unknown fields, misplaced lists, bad value rules."""
     if not isinstance(tree, dict):
         yield loc, f"expected the fields of {model.__name__} as a mapping"
         return
+    if "within" in tree:
+        yield from _check_within(tree["within"], (*loc, "within"), spec)
     for name, node in tree.items():
+        if name == "within":
+            continue
         field = model.model_fields.get(name)
         if field is None or name in SKIPPED_FIELDS:
             known = sorted(set(model.model_fields) - SKIPPED_FIELDS)
@@ -143,6 +186,18 @@ def _check_node(
             yield loc, "this field takes a value (a rule with path, template or const), not an object"
         else:
             yield from check_fields(node, nested, loc, spec)
+
+
+def _check_within(expr: Any, loc: Loc, spec: MappingSpec) -> Iterator[tuple[Loc, str]]:
+    from mapper.paths import PathSyntaxError, compile_path
+
+    if not isinstance(expr, str) or not expr.strip():
+        yield loc, "within is a path (the base node of the block's paths)"
+        return
+    try:
+        compile_path(spec.format, expr.lstrip("^"), spec.namespace_choices())
+    except PathSyntaxError as exc:
+        yield loc, str(exc)
 
 
 def _check_leaf(node: dict[str, Any], loc: Loc, spec: MappingSpec) -> Iterator[tuple[Loc, str]]:

@@ -23,9 +23,11 @@ record specs. A record spec selects records in a payload and emits canonical rec
 
 A *value rule* has exactly one of ``path`` (JMESPath for json, XPath for xml), ``template`` (text with
 ``{path}`` placeholders; ``{#}`` is the 1-based item number inside ``foreach``; a path starting with ``^``
-is read from the record instead of the current item) or ``const``; then optional transforms applied in this
-order: ``strip``, ``regex``, ``case``, ``code``, ``date`` or ``decimal``. Scalars in ``fields`` are
-constants. A list item or nested object whose values are all missing is left out.
+is read from the record instead of the current item), ``const`` or ``ref`` (the id of a named emit); then
+optional transforms applied in this order: ``strip``, ``regex``, ``case``, ``code``, ``date`` or
+``decimal``. Scalars in ``fields`` are constants. A list item or nested object whose values are all missing
+is left out. An object may say ``within: <path>`` (its paths are relative to that node) and
+``use: <block>`` (a named block from ``blocks:``, expanded when the file is loaded: ``mapper.blocks``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ class ValueRule(_Spec):
     path: str | None = None
     template: str | None = None
     const: Any = None
+    ref: str | None = Field(
+        default=None,
+        description="The id of the emit with this name in the same record spec (a membership's person_ref "
+                    "is {ref: child}), read where that emit reads it: ids are built once, never retyped.",
+    )
     strip: bool = True
     regex: str | None = None
     case: Literal["upper", "lower", "title"] | None = None
@@ -90,8 +97,8 @@ class ValueRule(_Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueRule:
-        if sum(x is not None for x in (self.path, self.template, self.const)) != 1:
-            raise ValueError("a value rule needs exactly one of path, template, const")
+        if sum(x is not None for x in (self.path, self.template, self.const, self.ref)) != 1:
+            raise ValueError("a value rule needs exactly one of path, template, const, ref")
         if self.date and self.decimal:
             raise ValueError("a value is either a date or a decimal, not both")
         return self
@@ -109,6 +116,8 @@ class EmitSpec(_Spec):
     """One canonical record (or one per ``foreach`` item) made from a source record."""
 
     kind: Literal["person", "family", "membership", "case", "service", "disability", "consent"]
+    name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$",
+                             description="Names the emit so other emits can use its id: {ref: name}.")
     id: ValueRule
     when: ConditionSpec | None = None
     foreach: str | None = None
@@ -145,6 +154,9 @@ class RecordSpec(_Spec):
     def _does_something(self) -> RecordSpec:
         if not self.emit and not self.deletes:
             raise ValueError("a record spec needs emit or deletes")
+        names = [e.name for e in self.emit if e.name]
+        if len(names) != len(set(names)):
+            raise ValueError("two emits of a record spec have the same name")
         return self
 
 
@@ -185,6 +197,11 @@ class MappingSpec(_Spec):
     )
     namespaces: dict[str, str | list[str]] = Field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    blocks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named field blocks: {use: name} anywhere in fields puts the block there (its other "
+                    "keys override the block's); with within: a base path, one block serves any depth.",
+    )
     records: list[RecordSpec] = Field(min_length=1)
 
     def namespace_choices(self) -> dict[str, list[str]]:

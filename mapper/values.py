@@ -2,7 +2,8 @@
 
 An evaluator gets a ``Scope`` (the current node, the record root, the item number, the namespace binding)
 and returns a value or raises ``FieldMappingError`` naming the field — describing the value's shape, never
-the value.
+the value. A ``ref`` reads another emit's id (``Ref``) in that emit's own scope: the record, or the same
+``foreach`` item.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,20 +27,55 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 @dataclass(frozen=True)
 class Scope:
-    """Where paths are evaluated: ``node`` (record or foreach item), ``record`` (for ``^`` paths)."""
+    """Where paths are evaluated: ``node`` (record, foreach item or ``within`` node), ``record`` (for ``^``
+    paths) and ``emit_node`` (the node of the emit being mapped: the record or its ``foreach`` item)."""
 
     node: Any
     record: Any
     index: int
     binding: Binding
     warnings: list[str] = dc_field(default_factory=list)  # values dropped or kept raw, PII-free
+    emit_node: Any = None
+    emit_index: int = 0
+
+    @classmethod
+    def of_record(cls, node: Any, binding: Binding) -> Scope:
+        return cls(node, node, 0, binding, [], node, 0)
 
     def item(self, node: Any, index: int) -> Scope:
-        """The scope of a ``foreach`` item: same record, binding and warnings."""
-        return Scope(node, self.record, index, self.binding, self.warnings)
+        """The scope of a ``foreach`` item inside a field: same record, emit, binding and warnings."""
+        return replace(self, node=node, index=index)
+
+    def emit_item(self, node: Any, index: int) -> Scope:
+        """The scope of one item of an emit's ``foreach``: the node ``ref`` reads the emit's id from."""
+        return replace(self, node=node, index=index, emit_node=node, emit_index=index)
+
+    def within(self, node: Any) -> Scope:
+        """Paths of a ``within`` block are relative to its node; the item number stays."""
+        return replace(self, node=node)
+
+    def fresh(self) -> Scope:
+        """The same place with its own warning list (one per canonical record)."""
+        return replace(self, warnings=[])
 
 
 Evaluator = Callable[[Scope], Any]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A named emit's id as other canonical records of the same source record refer to it."""
+
+    id: Evaluator
+    per_item: bool  # the emit has a foreach: its id is read with the referring emit's current item
+
+    def evaluate(self, scope: Scope) -> Any:
+        if self.per_item:
+            return self.id(replace(scope, node=scope.emit_node, index=scope.emit_index))
+        return self.id(replace(scope, node=scope.record, index=0, emit_node=scope.record, emit_index=0))
+
+
+Refs = dict[str, Ref]
 
 
 class _Reader:
@@ -64,14 +100,17 @@ def rule_policy(spec: MappingSpec, rule: ValueRule) -> str:
     return "quarantine" if rule.required else (rule.on_error or spec.on_error)
 
 
-def compile_rule(spec: MappingSpec, rule: ValueRule, field: str, *, strict: bool = False) -> Evaluator:
+def compile_rule(
+    spec: MappingSpec, rule: ValueRule, field: str, *, strict: bool = False, refs: Refs | None = None
+) -> Evaluator:
     """Compile ``rule`` for ``field`` (the canonical field path used in error messages and warnings).
 
     A failing read or transform follows the rule's policy (``rule_policy``): ``quarantine`` raises
     ``FieldMappingError``; ``drop`` leaves the value out and ``keep_raw`` keeps the text as sent, each with a
-    warning on the scope. ``strict`` (record ids, deletions) always raises.
+    warning on the scope. ``strict`` (record ids, deletions) always raises. ``refs`` are the named emits of
+    the record spec, looked up when the rule is evaluated (an emit may refer to one defined after it).
     """
-    source = _source(spec, rule, field)
+    source = _source(spec, rule, field, refs if refs is not None else {})
     table = spec.tables.get(rule.code) if isinstance(rule.code, str) else rule.code
     table_name = rule.code if isinstance(rule.code, str) else "inline"
     pattern = re.compile(rule.regex) if rule.regex else None
@@ -120,7 +159,10 @@ def _plain(value: Any, rule: ValueRule) -> Any:
     return value
 
 
-def _source(spec: MappingSpec, rule: ValueRule, field: str) -> Evaluator:
+def _source(spec: MappingSpec, rule: ValueRule, field: str, refs: Refs) -> Evaluator:
+    if rule.ref is not None:
+        name = rule.ref
+        return lambda scope: refs[name].evaluate(scope)
     if rule.path is not None:
         reader = _Reader(spec, rule.path)
         return lambda scope: reader.scalar(scope, field)
@@ -204,6 +246,20 @@ def _decimal(value: Any, style: str, field: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation as exc:
         raise FieldMappingError(field, f"not a decimal number (shape {shape(str(value))!r})") from exc
+
+
+def compile_within(spec: MappingSpec, expr: str, field: str) -> Callable[[Scope], Scope | None]:
+    """The scope inside a ``within`` block: None when the path finds no node; an error when several."""
+    reader = _Reader(spec, expr)
+
+    def enter(scope: Scope) -> Scope | None:
+        found = reader.raw(scope)
+        nodes = [] if found is None else found if isinstance(found, list) else [found]
+        if len(nodes) > 1:
+            raise FieldMappingError(field, f"within gives {len(nodes)} nodes where one is expected")
+        return scope.within(nodes[0]) if nodes else None
+
+    return enter
 
 
 def compile_condition(spec: MappingSpec, cond: ConditionSpec, field: str) -> Callable[[Scope], bool]:
