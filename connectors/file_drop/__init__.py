@@ -5,11 +5,12 @@ no symbolic links, devices, FIFOs or hard links; each open re-checked against th
 entry is logged by name, counted in the pull's ``refused`` and never read. A file whose sha256 the
 registry has already processed is skipped (that is the mark); with ``options.after: move`` it is also
 moved to ``processed/`` after commit. ``.gz`` files are inflated in a stream within the caps of
-``connectors.inflate``.
+``connectors.inflate``; each data file inside a ``.zip`` is a payload of its own (``archive``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -17,11 +18,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from connectors.base import Payload
+from connectors.base import Payload, failed_payload
+from connectors.errors import HostileBodyError
+from connectors.file_drop.archive import Archive, Member, is_archive, reopener
 from connectors.file_drop.helpers import DropFolder, Entry, RefusedEntryError, check_patterns, file_sha256
 from connectors.file_drop.settings import PATTERNS
 
 log = logging.getLogger("hub.connectors.file_drop")
+ARCHIVE_MEMBER_LIMIT = 16 << 30  # as for a .gz file: the size cap on one member's inflated content
 _TYPES = {".json": "application/json", ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson",
           ".csv": "text/csv", ".xml": "application/xml"}
 
@@ -55,7 +59,10 @@ class FileDropConnector:
                 # One descriptor for the payload's whole life (hash, store, map): a file replaced by
                 # rename meanwhile is still read as it was when hashed.
                 with stream:
-                    yield self._payload(drop, entry, stream)
+                    if is_archive(entry.name):
+                        yield from self._members(drop, entry, stream)
+                    else:
+                        yield self._payload(drop, entry, stream)
         finally:
             for name, why in self.refused:
                 log.warning("drop folder entry %s refused: %s (not read)", name, why)
@@ -73,6 +80,35 @@ class FileDropConnector:
             meta=meta,
             open=_reopener(stream),
         )
+
+    def _members(self, drop: DropFolder, entry: Entry, stream: IO[bytes]) -> Iterator[Payload]:
+        """One payload per data member of a ZIP archive; the archive is moved after its last member."""
+        where = {"file": entry.name}
+        try:
+            archive = Archive(stream, entry.name, ARCHIVE_MEMBER_LIMIT)
+        except HostileBodyError as exc:
+            yield failed_payload(where, exc)
+            return
+        members = archive.members(self.patterns)
+        self.refused += [(f"{entry.name}/{m.name}", m.skip) for m in members if m.skip]
+        readable = [m for m in members if m.skip is None]
+        for i, member in enumerate(readable):
+            payload = self._member(archive, member, {**where, "member": member.name})
+            if self.after == "move" and i == len(readable) - 1:
+                payload = dataclasses.replace(payload, after_commit=self._mover(drop, entry))
+            yield payload
+
+    @staticmethod
+    def _member(archive: Archive, member: Member, position: dict[str, Any]) -> Payload:
+        try:
+            if member.unreadable:
+                raise archive.refused(member.unreadable, member.info)
+            digest, size = archive.sha256(member.info)
+        except HostileBodyError as exc:
+            return failed_payload(position, exc)
+        return Payload({**position, "sha256": digest}, content_type_of(member.name),
+                       meta={"sha256": digest, "size": size, "archive": position["file"]},
+                       open=reopener(archive, member.info))
 
     @staticmethod
     def _mover(drop: DropFolder, entry: Entry) -> Callable[[], None]:
