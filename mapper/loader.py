@@ -56,6 +56,12 @@ def load_spec(path: Path) -> MappingSpec:
     return spec
 
 
+def locate(path: Path, problems: list[tuple[Loc, str]]) -> list[str]:
+    """``file:line: key: message`` for problems found after loading (e.g. paths against the XSD)."""
+    lines = _line_map(yaml.compose(path.read_text("utf-8")))
+    return [_problem(path, lines, loc, msg) for loc, msg in problems]
+
+
 def _problem(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> str:
     line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
     key = ".".join(str(p) for p in loc) or "(file)"

@@ -30,9 +30,30 @@ def check(file: Path, as_json: bool) -> None:
         emit({"file": str(file), "valid": False, "problems": exc.problems}, as_json,
              lambda d: "\n".join(d["problems"]))
         fail(f"{file.name}: invalid mapping ({len(exc.problems)} problem(s))")
-    result = {"file": str(file), "valid": True, "mapping": loaded.name, "version": loaded.version,
-              "source": loaded.source, "records": [r.name for r in loaded.records]}
-    emit(result, as_json, lambda d: f"{d['file']}: valid mapping {d['mapping']} {d['version']}")
+    result: dict[str, Any] = {"file": str(file), "valid": True, "mapping": loaded.name,
+                              "version": loaded.version, "source": loaded.source,
+                              "records": [r.name for r in loaded.records]}
+    result["checked_against"] = _check_xsd(file, loaded, as_json)
+    emit(result, as_json, lambda d: f"{d['file']}: valid mapping {d['mapping']} {d['version']}"
+         + (f" (paths checked against {', '.join(d['checked_against'])})" if d["checked_against"] else ""))
+
+
+def _check_xsd(file: Path, loaded: Any, as_json: bool) -> list[str]:
+    """The XSDs the mapping's paths were checked against; exit 1 naming each path that fits none."""
+    from connectors.config import source_for_mapping
+    from mapper.loader import locate
+    from mapper.xsd_paths import check_against_xsd
+
+    source = source_for_mapping(loaded.source)
+    if loaded.format != "xml" or source is None or not source.xsd:
+        return []
+    problems = check_against_xsd(loaded.spec, source.xsd_paths())
+    if problems:
+        lines = locate(file, problems)
+        emit({"file": str(file), "valid": False, "problems": lines}, as_json,
+             lambda d: "\n".join(d["problems"]))
+        fail(f"{file.name}: {len(lines)} path(s) do not fit the XSDs of source {source.code!r}")
+    return sorted(source.xsd)
 
 
 @mapping.command()
