@@ -6,7 +6,6 @@ Adding a source is data only: a mapping in ``mappings/``, an entry here, and its
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors.errors import ConnectionConfigError
 from registry.db import PROJECT_ROOT
+from schemas.settings import settings
 
 PUSH_FIELDS = ("registry_person_id", "registry_family_id", "accompaniment_status", "disability_status")
 HEALTH_FIELDS = frozenset({"disability_status"})
@@ -129,7 +129,7 @@ class SourceConfig(BaseModel):
 
 
 def sources_path() -> Path:
-    return Path(os.environ.get("HUB_SOURCES") or PROJECT_ROOT / "config" / "sources.yaml")
+    return settings().sources_file
 
 
 @lru_cache(maxsize=4)

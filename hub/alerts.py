@@ -9,8 +9,9 @@ exception text or any record value (an agency's data can reach an exception; an 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
+
+from schemas.settings import settings
 
 SMTP_CONN_ID = "hub_smtp"
 SUBJECT = "[family-hub] {{ ti.dag_id }}.{{ ti.task_id }} failed (try {{ ti.try_number }})"
@@ -23,7 +24,7 @@ BODY = (
 
 
 def recipients() -> list[str]:
-    return [r.strip() for r in os.environ.get("HUB_ALERT_TO", "").split(",") if r.strip()]
+    return settings().alert_to
 
 
 def notify_failure(context: Any) -> None:
@@ -34,7 +35,7 @@ def notify_failure(context: Any) -> None:
     try:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-        notifier = SmtpNotifier(to=to, from_email=os.environ.get("HUB_ALERT_FROM", "family-hub@localhost"),
+        notifier = SmtpNotifier(to=to, from_email=settings().alert_from,
                                 smtp_conn_id=SMTP_CONN_ID, subject=SUBJECT, html_content=BODY)
         notifier(context)
     except Exception:  # an alert that cannot go out must not hide the failure it reports

@@ -70,7 +70,7 @@ main.add_command(lineage_cmd.audit)
 
 def run(argv: list[str] | None = None) -> None:
     """The ``hub`` command: ``main`` with every failure turned into one ``error:`` line and an exit code."""
-    debug = os.environ.get("HUB_DEBUG") == "1"
+    debug = os.environ.get("HUB_DEBUG") == "1"  # read raw: a malformed setting must still be reported
     try:
         main.main(args=argv, prog_name="hub", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from registry.db import (
     hub_home,
     redact,
 )
+from schemas.settings import settings
 
 FAMILIES = 2000
 SEED = 2026
@@ -74,7 +74,7 @@ def run_demo(say: Say = click.echo) -> dict[str, Any]:
 
 def _fresh_registry(say: Say) -> str:
     url = database_url()
-    if not os.environ.get("HUB_DATABASE_URL"):
+    if not settings().database_url:
         # Only the embedded registry is the demo's own to reset; a configured database is used as it is.
         drop_database(url, EMBEDDED_DATABASE)
         url = database_url()

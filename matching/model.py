@@ -12,7 +12,6 @@ train`` writes the next version. Nights only load it.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import splink.comparison_level_library as cll
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.comparison_library import CustomComparison
+
+from schemas.settings import settings as hub_settings
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 _VERSION = re.compile(r"^person-v(\d+)\.json$")
@@ -197,8 +198,8 @@ def floor_probabilities(model: dict[str, Any]) -> dict[str, Any]:
 
 def _model_dirs() -> list[Path]:
     """Where models are: the shipped ones, then those fitted here (``HUB_MODELS_DIR``, e.g. a volume)."""
-    fitted = os.environ.get("HUB_MODELS_DIR")
-    return [MODELS_DIR, *([Path(fitted)] if fitted else [])]
+    fitted = hub_settings().models_dir
+    return [MODELS_DIR, *([fitted] if fitted else [])]
 
 
 def _model_paths() -> dict[int, Path]:

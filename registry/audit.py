@@ -27,6 +27,7 @@ from typing import Any
 import psycopg2.extensions
 
 from registry import audit_keys
+from schemas.settings import settings
 
 Conn = psycopg2.extensions.connection
 GENESIS = "0" * 64
@@ -53,7 +54,7 @@ def airflow_run() -> str | None:
 def actor() -> str:
     """Who is acting: the Airflow run, else ``HUB_ACTOR``, else the operating-system user."""
     run = airflow_run()
-    return f"airflow:{run}" if run else os.environ.get("HUB_ACTOR") or os_user()
+    return f"airflow:{run}" if run else settings().actor or os_user()
 
 
 def content_text(who: str, action: str, kind: str | None, oid: str | None, details: Any, user: str,
@@ -78,7 +79,7 @@ def append(
 ) -> int:
     """Append one signed entry (in the caller's transaction) and return its id."""
     who, details = who or actor(), details or {}
-    user, declared, run = os_user(), os.environ.get("HUB_ACTOR"), airflow_run()
+    user, declared, run = os_user(), settings().actor, airflow_run()
     signed = content_text(who, action, object_kind, object_id, details, user, declared, run)
     sign = audit_keys.signer()
     with conn.cursor() as cur:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from registry.db import hub_home
+from schemas.settings import settings
 
 
 def audit_dir() -> Path:
@@ -32,11 +33,11 @@ def audit_dir() -> Path:
 
 
 def _key_path() -> Path:
-    return Path(os.environ.get("HUB_AUDIT_KEY") or audit_dir() / "signing-key.pem")
+    return settings().audit_key or audit_dir() / "signing-key.pem"
 
 
 def checkpoints_path() -> Path:
-    return Path(os.environ.get("HUB_AUDIT_CHECKPOINTS") or audit_dir() / "checkpoints.jsonl")
+    return settings().audit_checkpoints or audit_dir() / "checkpoints.jsonl"
 
 
 def key_id(public: Ed25519PublicKey) -> str:

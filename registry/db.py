@@ -7,7 +7,6 @@ server keeps running between commands so that each ``hub`` call does not pay for
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ import psycopg2
 import psycopg2.extensions
 
 from registry.errors import DatabaseUnavailableError
+from schemas.settings import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_DATABASE = "hub"
@@ -25,12 +25,12 @@ EMBEDDED_DATABASE = "hub"
 
 def hub_home() -> Path:
     """The hub's working folder: ``HUB_HOME`` or ``.hub/`` at the project root."""
-    return Path(os.environ.get("HUB_HOME") or PROJECT_ROOT / ".hub").resolve()
+    return settings().home_dir
 
 
 def database_url() -> str:
     """The registry URL in use: ``HUB_DATABASE_URL`` or the embedded server's."""
-    url = os.environ.get("HUB_DATABASE_URL")
+    url = settings().database_url
     return url if url else embedded_url()
 
 
