@@ -25,7 +25,7 @@ _VALUE_SQL = f"""
 SELECT a.attribute, a.rule, a.value_sha256, a.valid_from, a.valid_to,
        cr.run_id, cr.kind, cr.dag_id, cr.airflow_run_id, cr.task_id, cr.try_number,
        s.staged_id, s.source_code, ss.agency, s.source_record_id, s.record_kind, s.mapping_name,
-       s.mapping_version, s.raw_pointer, s.staged_at, s.canonical,
+       s.mapping_version, s.raw_pointer, s.staged_at, s.canonical, s.warnings,
        p.payload_id, p.sha256, p.position, p.size_bytes, p.content_type,
        pr.run_id, pr.dag_id, pr.airflow_run_id, pr.task_id, pr.try_number,
        l.link_id, l.decision, l.score, l.explanation, l.model_version, l.run_id, l.valid_from
@@ -103,6 +103,7 @@ def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
         pointer,
         staged_at,
         canonical,
+        warnings,
         payload_id,
         payload_sha,
         position,
@@ -139,6 +140,7 @@ def _trace(row: tuple[Any, ...]) -> dict[str, Any]:
             "kind": kind,
             "staged_id": staged_id,
             "staged_at": str(staged_at),
+            "warnings": list(warnings or []),  # values the mapping dropped or kept raw (PII-free)
         },
         "raw_payload": {
             "payload_id": payload_id,

@@ -56,6 +56,7 @@ def trace_lines(t: dict[str, Any], indent: str = "    ") -> list[str]:
         f" ({chosen['kind']}, {_airflow(chosen)})"
         f" since {t['since']}",
     ]
+    lines += [f"{indent}mapping warning: {w}" for w in rec.get("warnings", [])]
     check = t.get("raw_check")
     if check:
         pointer = _POINTER[check["pointer_resolved"]]

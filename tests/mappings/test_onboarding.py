@@ -199,6 +199,20 @@ def test_bad_values_cost_the_value_not_the_person(onboarded: dict[str, Any]) -> 
     assert "Петрова" not in warnings["У-18"]
 
 
+def test_lineage_shows_what_the_mapping_dropped(onboarded: dict[str, Any]) -> None:
+    forward = onboarded["hub"]("lineage", "source", "school_register", "У-18")
+    [person] = [v for v in forward["staged_versions"] if v["kind"] == "person"]
+    assert any("sex" in w for w in person["warnings"]), person
+    [[registry_id]] = query(onboarded["url"], "SELECT person_id FROM entity_link WHERE source_record_id = "
+                            "'У-18' AND record_kind = 'person' AND valid_to IS NULL")
+    back = onboarded["hub"]("lineage", "person", registry_id)
+    traced = [t["source_record"]["warnings"] for t in back["values"]
+              if t["source_record"]["source_record_id"] == "У-18"]
+    assert traced, back["values"]
+    assert all(any("snils" in w for w in ws) for ws in traced)
+    assert not any("Петрова" in w for ws in traced for w in ws)  # shapes, never the value
+
+
 def test_only_the_broken_line_is_quarantined(onboarded: dict[str, Any]) -> None:
     rows = query(onboarded["url"], "SELECT source_code, reason_code FROM quarantine ORDER BY 1")
     assert rows == [("charity_cases", "parse_error")]
