@@ -170,6 +170,9 @@ class NightlyConfig(BaseModel):
 
     timezone: str = "Europe/Moscow"
     reconcile_deadline: str = "0 6 * * *"
+    run_deadline_minutes: float = Field(
+        default=120, gt=0,
+        description="A night DAG run not finished this long after it was queued sends a deadline alert.")
     resolved_quarantine_retention_days: int = 730
 
 

@@ -18,6 +18,7 @@ from airflow import sdk
 from airflow.sdk import Asset, get_current_context
 
 from connectors.config import SourceConfig, load_nightly, load_sources
+from hub.alerts import night_deadline
 from hub.dag_support import DEFAULT_ARGS, airflow_ids, failure_recorder, staging_asset_uri
 from hub.openlineage_support import hub_task, pull_lineage
 
@@ -32,6 +33,7 @@ def build(source: SourceConfig, timezone: str) -> Any:
         start_date=pendulum.datetime(2026, 1, 1, tz=timezone),
         catchup=False,
         max_active_runs=1,
+        deadline=night_deadline(f"pull_{source.code}"),
         default_args={**DEFAULT_ARGS, "on_failure_callback": failure_recorder("pull", source.code)},
         tags=["family-hub", "pull", source.agency, source.connector],
         doc_md=(__doc__ or "").format(source=source.code, name=source.name, mapping=source.mapping,

@@ -20,6 +20,7 @@ import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
 from connectors.config import load_nightly, load_sources
+from hub.alerts import night_deadline
 from hub.dag_support import DEFAULT_ARGS, REGISTRY_ASSET_URI, airflow_ids, failure_recorder
 from hub.openlineage_support import hub_task, push_lineage
 
@@ -33,6 +34,7 @@ _targets = [code for code, source in sorted(load_sources().items()) if source.pu
     start_date=pendulum.datetime(2026, 1, 1, tz=_nightly.timezone),
     catchup=False,
     max_active_runs=1,
+    deadline=night_deadline("push"),
     default_args={**DEFAULT_ARGS, "on_failure_callback": failure_recorder("push")},
     tags=["family-hub", "push"],
     doc_md=__doc__,

@@ -18,6 +18,7 @@ from airflow.sdk.definitions.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from connectors.config import load_nightly, load_sources
+from hub.alerts import night_deadline
 from hub.dag_support import DEFAULT_ARGS, REGISTRY_ASSET_URI, airflow_ids, failure_recorder, staging_asset_uri
 from hub.openlineage_support import hub_task, reconcile_lineage
 
@@ -36,6 +37,7 @@ _registry = Asset(name="registry_reconciled", uri=REGISTRY_ASSET_URI)
     start_date=pendulum.datetime(2026, 1, 1, tz=_nightly.timezone),
     catchup=False,
     max_active_runs=1,
+    deadline=night_deadline("reconcile"),
     default_args={**DEFAULT_ARGS, "on_failure_callback": failure_recorder("reconcile")},
     tags=["family-hub", "reconcile", "registry"],
     doc_md=__doc__,

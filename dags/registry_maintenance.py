@@ -15,6 +15,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
+from hub.alerts import night_deadline
 from hub.dag_support import DEFAULT_ARGS, airflow_ids
 
 
@@ -24,6 +25,7 @@ from hub.dag_support import DEFAULT_ARGS, airflow_ids
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    deadline=night_deadline("registry_maintenance"),
     default_args=DEFAULT_ARGS,
     tags=["family-hub", "registry", "maintenance"],
     doc_md=__doc__,

@@ -79,3 +79,11 @@ def run_logged(args: list[str], env: dict[str, str], log_path: Path) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         return subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+
+
+def task_log_path(dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
+    """Where Airflow's task supervisor wrote a task's log (its default ``log_filename_template``)."""
+    base = Path(os.environ.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER") or airflow_home() / "logs")
+    mapped = f"map_index={map_index}/" if map_index >= 0 else ""
+    task = base / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    return task / f"{mapped}attempt={try_number}.log"

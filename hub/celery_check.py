@@ -31,19 +31,18 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hub.airflow_env import DAGS_FOLDER, airflow_bin, airflow_env
+from hub.airflow_stack import Stack, execution_api_up, free_port
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -66,61 +65,6 @@ def redis_answers(url: str = DEFAULT_BROKER, timeout: float = 2.0) -> bool:
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    """A port free now, below Linux's ephemeral range (32768+): an ephemeral one may be taken by an outgoing
-    connection's source port before the API server binds it, which happened here."""
-    for _ in range(200):
-        port = secrets.randbelow(10_000) + 20_000
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-29999")
-
-
-@dataclass
-class Stack:
-    """The processes of one check, their logs, and how to stop them."""
-
-    work: Path
-    env: dict[str, str]
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, args: list[str], extra: dict[str, str] | None = None) -> None:
-        """Start ``args`` in its own process group with output to ``<work>/logs/<name>.log``."""
-        log = self.log(name)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as out:
-            self.procs[name] = subprocess.Popen(args, env={**self.env, **(extra or {})}, stdout=out,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
-
-    def log(self, name: str) -> Path:
-        return self.work / "logs" / f"{name}.log"
-
-    def alive(self, name: str) -> None:
-        """Raise if ``name`` has exited (with the end of its log)."""
-        code = self.procs[name].poll()
-        if code is not None:
-            tail = self.log(name).read_text("utf-8", "replace")[-3000:]
-            raise RuntimeError(f"{name} exited with code {code}:\n{tail}")
-
-    def stop(self) -> None:
-        """SIGTERM every process group started here (the workers' task processes with them), then KILL."""
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 def celery_env(base: dict[str, str], metadata_url: str, broker: str, api_port: int, prefix: str
@@ -146,25 +90,6 @@ def celery_env(base: dict[str, str], metadata_url: str, broker: str, api_port: i
     }
 
 
-def _wait(what: str, check: Any, stack: Stack, names: list[str], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        for name in names:
-            stack.alive(name)
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
-
-
-def _http_up(port: int) -> bool:
-    import requests
-
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/execution/health", timeout=2).status_code < 500
-    except requests.RequestException:
-        return False
-
-
 def start_airflow(stack: Stack, api_port: int) -> None:
     """Migrate the metadata, start the Execution API and the two workers; return once all are ready."""
     migrate = subprocess.run([airflow_bin(), "db", "migrate"], env=stack.env, capture_output=True,
@@ -177,10 +102,13 @@ def start_airflow(stack: Stack, api_port: int) -> None:
         stack.start(name, [airflow_bin(), "celery", "worker", "--concurrency", "1", "--celery-hostname",
                            f"{name}@%h", "--skip-serve-logs", "--without-gossip", "--without-mingle"],
                     {WORKER_ENV: name})
-    _wait("the Execution API", lambda: _http_up(api_port), stack, ["api-server"])
+    stack.wait("the Execution API", lambda: execution_api_up(api_port), ["api-server"])
     for name in WORKERS:
-        _wait(f"celery worker {name}", lambda n=name: "ready." in stack.log(n).read_text("utf-8", "replace"),
-              stack, [name])
+        stack.wait(f"celery worker {name}", _says_ready(stack.log(name)), [name])
+
+
+def _says_ready(log: Path) -> Callable[[], bool]:
+    return lambda: "ready." in log.read_text("utf-8", "replace")
 
 
 def dag_specs() -> list[str]:
@@ -299,7 +227,7 @@ def scheduler_settings(work: Path) -> dict[str, str]:
 
 def _night(work: Path, extra: dict[str, str], metadata_url: str, registry_url: str, broker: str,
            scheduler: bool) -> dict[str, Any]:
-    api_port, prefix = _free_port(), f"hub_celery_{uuid.uuid4().hex[:8]}"
+    api_port, prefix = free_port(), f"hub_celery_{uuid.uuid4().hex[:8]}"
     base = airflow_env(registry_url, home=work / "airflow", extra=extra)
     stack = Stack(work, celery_env(base, metadata_url, broker, api_port, prefix))
     started = time.monotonic()
@@ -322,8 +250,8 @@ def _night(work: Path, extra: dict[str, str], metadata_url: str, registry_url: s
 def _drive_with_dag_test(stack: Stack, metadata_url: str, registry_url: str) -> list[str]:
     """One runner process: ``dag.test(use_executor=True)`` for each DAG of the night, in order."""
     stack.start("runner", [sys.executable, "-m", "hub.celery_check", "run-dags", *dag_specs()])
-    _wait("the DAG runs", lambda: stack.procs["runner"].poll() is not None, stack,
-          ["api-server", *WORKERS], timeout=900)
+    stack.wait("the DAG runs", lambda: stack.procs["runner"].poll() is not None, ["api-server", *WORKERS],
+               timeout=900)
     runner_log = stack.log("runner").read_text("utf-8", "replace")
     return [ln for ln in runner_log.splitlines() if ln.startswith("HUB_DAG_RUN")]
 
@@ -336,11 +264,11 @@ def _drive_with_scheduler(stack: Stack, metadata_url: str, registry_url: str) ->
     stack.start("dag-processor", [airflow_bin(), "dag-processor"])
     stack.start("scheduler", [airflow_bin(), "scheduler"])
     processes = ["api-server", "dag-processor", "scheduler", *WORKERS]
-    _wait("the DAGs to be parsed", lambda: set(expected) <= _parsed_dags(metadata_url), stack, processes)
+    stack.wait("the DAGs to be parsed", lambda: set(expected) <= _parsed_dags(metadata_url), processes)
     _migrate_registry(registry_url)  # the pulls are triggered with maintenance, not after it
     stack.start("trigger", [sys.executable, "-m", "hub.celery_check", "trigger", *expected[:-2]])
-    _wait("every DAG run of the night", lambda: _night_finished(metadata_url, expected), stack, processes,
-          timeout=900)
+    stack.wait("every DAG run of the night", lambda: _night_finished(metadata_url, expected), processes,
+               timeout=900)
     return [f"HUB_DAG_RUN dag_id={d} run_type={t} state={s}" for d, t, s in _dag_runs(metadata_url)] + [
         "HUB_DAG_RUN_STATE=" + ("success" if all(s == "success" for *_, s in _dag_runs(metadata_url))
                                 else "failed")]

@@ -5,7 +5,9 @@
 2. Airflow metadata in ``.hub/airflow``; agency credentials go to the DAG runs as Airflow Connections
    (``AIRFLOW_CONN_…`` environment variables), never into DAG files;
 3. night 1: ``registry_maintenance``, one pull DAG per agency, ``reconcile``, ``push`` — each a real
-   ``dag.test()`` run; then the sandbox advances one night and night 2 runs the same DAGs;
+   ``dag.test()`` run; then the sandbox advances one night and night 2 runs under Airflow's own scheduler,
+   DAG processor and triggerer (LocalExecutor): pulls by their crons, reconcile and push by their assets,
+   each task's log where the UI's Logs tab and ``hub runs show`` read it;
 4. a summary: per source and night what was pulled, quarantined, new, updated; the registry's totals;
    accuracy against the sandbox truth; one lineage trace.
 """
@@ -136,9 +138,17 @@ def _step(say: Say, label: str, args: list[str], env: dict[str, str], log: Path)
 
 
 def _night_step(say: Say, night: int, env: dict[str, str], log: Path) -> list[str]:
-    """Run one night's DAGs; return the DAG runs that did not succeed (the night goes on past them)."""
+    """Run one night's DAGs; return the DAG runs that did not succeed (the night goes on past them).
+
+    Night 1 runs each DAG with ``dag.test()`` in one process (fast, in order). Night 2 runs as production
+    does: Airflow's scheduler, DAG processor and triggerer start the pulls by their crons and reconcile and
+    push by their assets, on LocalExecutor, each task's log in Airflow's log folder (``hub.scheduled``).
+    """
     t0 = time.monotonic()
-    args = [sys.executable, "-m", "hub.airflow_runner", *_dag_specs(night == 1)]
+    if night == 1:
+        args = [sys.executable, "-m", "hub.airflow_runner", *_dag_specs(True)]
+    else:
+        args = [sys.executable, "-m", "hub.scheduled", "night", "--work", str(hub_home() / "airflow-parts")]
     code = run_logged(args, env, log)
     lines = log.read_text("utf-8", errors="replace").splitlines() if log.exists() else []
     if code not in (0, 1) or not any(line.startswith("HUB_DAG_RUN_STATE=") for line in lines):
@@ -148,8 +158,17 @@ def _night_step(say: Say, night: int, env: dict[str, str], log: Path) -> list[st
     failed = [f"night {night}: {r.get('dag_id')} {r.get('state')}"
               for r in runs if r.get("state") != "success"]
     state = "ok" if not failed else f"{len(failed)} DAG run(s) did not succeed"
-    say(f"{'night ' + str(night) + ' DAGs':<17} {state} in {time.monotonic() - t0:.1f}s (log: {log})")
+    how = "dag.test()" if night == 1 else _run_types(runs)
+    say(f"{'night ' + str(night) + ' DAGs':<17} {state} in {time.monotonic() - t0:.1f}s, {how} (log: {log})")
     return failed
+
+
+def _run_types(runs: list[dict[str, str]]) -> str:
+    """``by the scheduler: 5 scheduled, 2 asset_triggered``."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.get("run_type", "?")] = counts.get(run.get("run_type", "?"), 0) + 1
+    return "by the scheduler: " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
 
 
 def _summary(url: str, sandbox: Path, nights: list[tuple[str, str]]) -> dict[str, Any]:

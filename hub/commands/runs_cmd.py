@@ -53,9 +53,12 @@ def _counts(stats: dict[str, Any]) -> str:
 
 @runs.command()
 @click.argument("run_id", type=int)
+@click.option("--log-lines", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How many last lines of the Airflow task log to show (0: none).")
 @json_option
-def show(run_id: int, as_json: bool) -> None:
-    """One run: status, Airflow ids, stats, error, payloads it stored, rows it staged and quarantined."""
+def show(run_id: int, log_lines: int, as_json: bool) -> None:
+    """One run: status, Airflow ids, stats, error, payloads, rows staged and quarantined, its task log."""
+    from hub.task_log import task_log
     from registry.db import connect
     from registry.run_history import show_run
 
@@ -63,6 +66,7 @@ def show(run_id: int, as_json: bool) -> None:
         run = show_run(conn, run_id)
     if run is None:
         raise click.ClickException(f"no run {run_id}")
+    run["task_log"] = task_log(run["airflow"], log_lines) if log_lines else None
     emit(run, as_json, _show_text)
 
 
@@ -89,6 +93,12 @@ def _show_text(r: dict[str, Any]) -> str:
         lines.append(f"reconciled records {r['reconciled_records']}")
     if r["replays"]:
         lines.append(f"replayed by runs {', '.join(map(str, r['replays']))}")
+    log = r.get("task_log")
+    if log and log["found"]:
+        lines.append(f"task log  {log['path']} (last {len(log['lines'])} lines)")
+        lines += [f"  {line}" for line in log["lines"]]
+    elif log:
+        lines.append("task log  none in Airflow's log folder (a dag.test() run logs to its runner's output)")
     return "\n".join(lines)
 
 
