@@ -61,6 +61,7 @@ def run_demo(say: Say = click.echo) -> dict[str, Any]:
     failed_dags: list[str] = []
     with _agency_servers(sandbox, say) as connections:
         env = airflow_env(url, extra=connections)
+        _fresh_airflow_metadata()
         _step(say, "airflow metadata", [airflow_bin(), "db", "migrate"], env, logs / "airflow-db-migrate.log")
         for night in (1, 2):
             if night == 2:
@@ -82,6 +83,14 @@ def _fresh_registry(say: Say) -> str:
         url = database_url()
     say(f"registry          {redact(url)}")
     return url
+
+
+def _fresh_airflow_metadata() -> None:
+    """A clean demo starts Airflow afresh too: its runs, task logs and asset events are the demo's own (an
+    earlier demo's scheduled runs would make tonight's cron ticks look done)."""
+    home = airflow_home()
+    (home / "airflow.db").unlink(missing_ok=True)
+    shutil.rmtree(home / "logs", ignore_errors=True)
 
 
 def _fresh_sandbox(say: Say) -> Path:

@@ -119,6 +119,16 @@ def callbacks_pending() -> bool:
         return session.query(Callback).filter(Callback.state.in_(waiting)).count() > 0
 
 
+START_TIMEOUT = 300.0
+"""Seconds for the scheduler to start the cron-scheduled DAGs (a DAG whose latest tick already ran, in
+metadata of an earlier night, would never start: the wait names it instead of hanging)."""
+
+
+def _not_started(since: Any, before: set[str], dag_ids: list[str]) -> set[str]:
+    started = {r["dag_id"] for r in runs_since(since, dag_ids) if r["run_id"] not in before}
+    return {d for d in dag_ids if d not in ("reconcile", "push")} - started
+
+
 def finished(runs: list[dict[str, str]], dag_ids: list[str]) -> bool:
     done = {r["dag_id"] for r in runs if r["state"] in ("success", "failed")}
     return set(dag_ids) <= done and all(r["state"] in ("success", "failed") for r in runs)
@@ -144,6 +154,13 @@ def run_night(env: dict[str, str], work: Path, timeout: float) -> int:
                    ["api-server", "dag-processor"], timeout=300)
         for part in ("scheduler", "triggerer"):
             stack.start(part, [airflow_bin(), part])
+        try:
+            stack.wait("the night's runs to start", lambda: not _not_started(since, before, dag_ids),
+                       list(PARTS), timeout=START_TIMEOUT)
+        except RuntimeError as exc:
+            missing = ", ".join(sorted(_not_started(since, before, dag_ids)))
+            raise RuntimeError(f"{exc}: no run of {missing} (has its latest cron tick run already in this "
+                               "metadata?)") from None
         stack.wait("every DAG run of the night",
                    lambda: finished([r for r in runs_since(since, dag_ids) if r["run_id"] not in before],
                                     dag_ids),
