@@ -12,6 +12,7 @@ train`` writes the next version. Nights only load it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from splink.comparison_library import CustomComparison
 
 from schemas.settings import settings as hub_settings
 
+log = logging.getLogger("hub.matching.model")
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 _VERSION = re.compile(r"^person-v(\d+)\.json$")
 
@@ -161,13 +163,34 @@ def settings() -> SettingsCreator:
     )
 
 
+PRIOR_RULES: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("l.snils = r.snils", "l.oms = r.oms", "l.birth_cert = r.birth_cert"), 0.8),
+    (("l.family_latin = r.family_latin AND l.given_latin = r.given_latin AND l.birth_date = r.birth_date",),
+     0.5),
+)
+"""Deterministic rules for the prior (probability that two random records match), tried in order, with the
+share of true pairs they are assumed to find: shared identifiers first; a deployment whose agencies share
+none (an English-language register, say) falls back to identical names and birth date."""
+
+
+def _estimate_prior(linker: Linker) -> str:
+    """Set the linker's prior from the first rule set that finds pairs; say which (else keep the default)."""
+    for rules, recall in PRIOR_RULES:
+        linker.training.estimate_probability_two_random_records_match(list(rules), recall=recall)
+        prior = float(linker._settings_obj._probability_two_random_records_match)
+        if 0.0 < prior < 1.0:
+            return " OR ".join(rules)
+    # No pair at all: EM would take log2(0). The untrained model's prior stands (the records decide little).
+    untrained = settings().probability_two_random_records_match
+    linker._settings_obj._probability_two_random_records_match = untrained
+    return "the untrained model's prior (no rule found a pair)"
+
+
 def train(records: list[dict[str, Any]], *, max_pairs: float = 2e6, seed: int = 1) -> dict[str, Any]:
     """Estimate u by random sampling and m by EM (blocked on dates, then on names); return the model."""
     db = DuckDBAPI()
     linker = Linker(db.register(records), settings(), log_level="WARNING")
-    linker.training.estimate_probability_two_random_records_match(
-        ["l.snils = r.snils", "l.oms = r.oms"], recall=0.8
-    )
+    log.info("prior estimated from %s", _estimate_prior(linker))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     linker.training.estimate_parameters_using_expectation_maximisation("l.birth_date = r.birth_date")
     linker.training.estimate_parameters_using_expectation_maximisation(

@@ -22,6 +22,7 @@ from typing import Any, Final, NamedTuple
 from matching import address, names_ru, translit
 from matching.address import address_parts, main_address
 from matching.names_ru import SexCode
+from matching.origin import russian_looking
 from matching.translit import match_key_latin, normalize_text, to_cyrillic, to_latin, to_latin_gost
 from schemas.codes import IdentifierKind
 from schemas.person import Person
@@ -52,7 +53,8 @@ ASCII_COMPARISON_COLUMNS: Final = (
 
 STANDARD_COLUMNS: Final = (
     "family_name_std", "given_name_std", "given_name_candidates", "patronymic_std", "family_stem",
-    "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "sex_std", "sex_source", "birth_date",
+    "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "sex_std", "sex_source", "name_origin",
+    "birth_date",
     "birth_year", "birth_date_swapped", "birth_date_plausible", "snils", "oms", "birth_cert", "passport",
     "postal_code", "locality_std", "street_std", "house",
 )
@@ -359,11 +361,15 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
     family = to_cyrillic(family_raw)
     given = to_cyrillic(given_raw)
     patronymic = to_cyrillic(person.patronymic) if person.patronymic else None
+    # A family-name ending is sex evidence only in names that follow Russian morphology (matching.origin).
+    russian = russian_looking(person.family_name, person.given_name, person.patronymic)
     sex, sex_source = (
-        (person.sex.value, "record") if person.sex else infer_sex_evidence(given, patronymic, family)
+        (person.sex.value, "record") if person.sex
+        else infer_sex_evidence(given, patronymic, family if russian else None)
     )
     given_std, candidates = _given_std(given, sex)
-    swapped_sex = person.sex.value if person.sex else infer_sex(family, patronymic, given)
+    swapped_sex = (person.sex.value if person.sex
+                   else infer_sex(family, patronymic, given if russian else None))
     swapped_given, swapped_candidates = _given_std(family, swapped_sex)
     stem = family_name_stem(family)
     parts = address_parts(main_address(person.addresses))
@@ -386,6 +392,7 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
         "swapped_names": _name_key(given_raw, family_raw, swapped_given, bool(swapped_candidates)),
         "sex_std": sex,
         "sex_source": sex_source,
+        "name_origin": "russian" if russian else "other",
         "birth_date": birth,
         "birth_year": birth.year if birth else None,
         "birth_date_swapped": swapped_day_month(birth),

@@ -323,9 +323,27 @@ def _word_to_cyrillic(word: str, gost: bool = False) -> str:
     return _known(_FOLD_INDEX, _fold(bare), word) or guesses[0]
 
 
+@lru_cache(maxsize=_CACHE)
+def is_known_russian_word(word: str) -> bool:
+    """Whether the name dictionary knows ``word``: Cyrillic, or Latin in a spelling ``to_cyrillic`` reads."""
+    text = normalize_text(word).replace("'", "")
+    if not text:
+        return False
+    if not _HAS_LATIN.search(text):
+        return text in _KNOWN_CYRILLIC
+    if text in _EXACT_INDEX or _fold(text) in _FOLD_INDEX:
+        return True
+    informal = bool(_INFORMAL_MARK.search(text))
+    guesses = [_rules(text, informal), _rules(text, not informal), _from_gost(text)]
+    return any(_icao(g) in _EXACT_INDEX for g in guesses)
+
+
+_KNOWN_CYRILLIC = frozenset(names_ru.KNOWN_WORDS)
+
+
 def clear_caches() -> None:
     """Empty the transliteration caches (a benchmark's cold start; the functions stay pure either way)."""
-    for cached in (_word_to_cyrillic, to_cyrillic, match_key_latin):
+    for cached in (_word_to_cyrillic, to_cyrillic, match_key_latin, is_known_russian_word):
         cached.cache_clear()
 
 
