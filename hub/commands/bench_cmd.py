@@ -35,9 +35,18 @@ def bench() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Generate (or reuse) the sandbox here and keep it.",
 )
+@click.option("--dataset", type=click.Choice(["sandbox", "latin"]), default="sandbox", show_default=True,
+              help="sandbox: the four Russian agencies; latin: two agencies of non-Russian names in Latin "
+                   "script (bench/latin.py), with the shipped and a fitted model.")
 @json_option
-def match(families: int, nights: int, seed: int, server_url: str, keep: Path | None, as_json: bool) -> None:
-    """Precision, recall and F1 of person pairs and family clusters vs the sandbox truth, and plain Splink."""
+def match(families: int, nights: int, seed: int, server_url: str, keep: Path | None, dataset: str,
+          as_json: bool) -> None:
+    """Precision, recall and F1 of person pairs (and family clusters) vs the truth, and plain Splink."""
+    if dataset == "latin":
+        from bench.latin import run as run_latin
+
+        emit(run_latin(families, seed, server_url), as_json, _text)
+        return
     from bench.match import run
 
     result = run(families, nights, seed, server_url, keep)
