@@ -191,6 +191,10 @@ records:
 """
 
 
+SHARED_ID = os.environ.get("HUB_BENCH_LATIN_SHARED_ID", "1") != "0"
+"""Declare the social id a shared identifier (set HUB_BENCH_LATIN_SHARED_ID=0 to measure without it)."""
+
+
 def _configure(work: Path) -> dict[str, str]:
     """Mappings, a sources file and the two drop-folder connections; the environment that selects them."""
     (work / "latin_a.yaml").write_text(MAPPING_A, "utf-8")
@@ -200,7 +204,10 @@ def _configure(work: Path) -> dict[str, str]:
                       "mapping": str(work / f"{code}.yaml"), "quarantine_threshold": 1.0,
                       "options": {"patterns": [pattern]}}
                for code, pattern in (("latin_a", "*.csv"), ("latin_b", "*.jsonl"))}
-    (work / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True), "utf-8")
+    shared = [{"system": "social_id", "name": "social id (9 digits, the last a check digit)",
+               "pattern": r"^\d{9}$"}] if SHARED_ID else []
+    config = {"sources": sources, "shared_identifiers": shared}
+    (work / "sources.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
     drops = {f"AIRFLOW_CONN_LATIN_{x.upper()}_DROP": json.dumps({"conn_type": "fs",
                                                                "extra": {"path": str(work / "data" / x)}})
              for x in ("a", "b")}

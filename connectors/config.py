@@ -184,3 +184,52 @@ def load_nightly(path: Path | None = None) -> NightlyConfig:
 def source_for_mapping(mapping_source: str) -> SourceConfig | None:
     """The configured source whose code is ``mapping_source``, if any."""
     return load_sources().get(mapping_source)
+
+
+class SharedIdentifier(BaseModel):
+    """An identifier several agencies carry for the same person (``shared_identifiers:`` in sources.yaml).
+
+    Mappings send it as ``{kind: local, system: <system>, value: …}``. When ``trusted``, two records with
+    the same value link by rule (the birth-date guard of SNILS applies); a value that does not match
+    ``pattern`` (the issuer's format) is not evidence.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    name: str | None = Field(default=None, description="What the number is, e.g. 'regional social id'.")
+    pattern: str | None = Field(default=None, description="A regular expression the whole value must match.")
+    trusted: bool = True
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            import re
+
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+@lru_cache(maxsize=4)
+def _shared(path: Path) -> dict[str, SharedIdentifier]:
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConnectionConfigError(f"{path.name}: cannot be read as YAML ({type(exc).__name__})") from None
+    entries = raw.get("shared_identifiers") or []
+    if not isinstance(entries, list):
+        raise ConnectionConfigError(f"{path.name}: shared_identifiers is a list of identifier systems")
+    try:
+        declared = [SharedIdentifier.model_validate(e) for e in entries]
+    except (ValidationError, TypeError) as exc:
+        raise ConnectionConfigError(f"{path.name}: shared_identifiers: {_problems(exc)}") from None
+    return {d.system: d for d in declared}
+
+
+def load_shared_identifiers(path: Path | None = None) -> dict[str, SharedIdentifier]:
+    """The identifier systems declared shared across sources, by system."""
+    return _shared(path or sources_path())

@@ -36,6 +36,7 @@ def person_features(key: str, source: str, person: Person) -> dict[str, Any]:
         "snils": std["snils"],
         "oms": std["oms"],
         "birth_cert": std["birth_cert"],
+        "shared_id": std["shared_id"],  # a source-declared shared number (rules only, not the model)
         "postal_code": std["postal_code"],
         "locality_std": std["locality_std"],
         "street_std": std["street_std"],

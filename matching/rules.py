@@ -1,6 +1,7 @@
 """Deterministic rules: equal valid identifiers link records — with guards against shared numbers.
 
-Rules run before the probabilistic model. A SNILS, OMS policy or birth certificate links two records when
+Rules run before the probabilistic model. A SNILS, OMS policy, birth certificate or a trusted shared
+identifier a deployment declares (``shared_identifiers:`` in sources.yaml) links two records when
 it is equal, is not a placeholder (all one digit, well-known test numbers), is not shared by more records
 than ``max_records_per_identifier`` with different birth dates (a family or an office reusing a number),
 and the two birth dates agree (equal, a day/month swap, or one missing).
@@ -15,7 +16,9 @@ from typing import Any
 from matching.cluster import Edge
 from matching.standardize import is_placeholder_identifier
 
-IDENTIFIERS = {"snils": "snils", "oms": "oms_policy", "birth_cert": "birth_certificate"}
+IDENTIFIERS = {"snils": "snils", "oms": "oms_policy", "birth_cert": "birth_certificate", "shared_id": "local"}
+"""Feature column → identifier kind (for the placeholder check); ``shared_id`` is a number the deployment
+declares shared across sources (``shared_identifiers:`` in sources.yaml), as ``system:value``."""
 
 
 def _dates_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -54,7 +57,7 @@ def rule_edges(new: Iterable[dict[str, Any]], existing: Iterable[dict[str, Any]]
                         pair[1],
                         "rule",
                         None,
-                        {"rule": f"equal {kind}"},
+                        {"rule": f"equal {kind if column != 'shared_id' else 'shared identifier'}"},
                     ),
                 )
     return list(edges.values())

@@ -56,7 +56,7 @@ STANDARD_COLUMNS: Final = (
     "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "sex_std", "sex_source", "name_origin",
     "birth_date",
     "birth_year", "birth_date_swapped", "birth_date_plausible", "snils", "oms", "birth_cert", "passport",
-    "postal_code", "locality_std", "street_std", "house",
+    "shared_id", "postal_code", "locality_std", "street_std", "house",
 )
 """Keys of the dict ``standardize_person`` returns, in a stable order (a DataFrame's columns)."""
 
@@ -314,6 +314,24 @@ def is_placeholder_identifier(kind: IdentifierKind | str, value: str) -> bool:
     return False
 
 
+def shared_identifier(person: Person) -> str | None:
+    """``system:value`` of the person's first trusted shared identifier (``shared_identifiers:`` in
+    sources.yaml), normalised (no spaces or dashes); None when there is none or it misses its format."""
+    from connectors.config import load_shared_identifiers
+
+    declared = load_shared_identifiers()
+    for ident in person.identifiers:
+        spec = declared.get(ident.system or "") if ident.kind is IdentifierKind.LOCAL else None
+        if spec is None or not spec.trusted:
+            continue
+        value = re.sub(r"[\s\-]", "", ident.value).upper()
+        if is_placeholder_identifier(IdentifierKind.LOCAL, value):
+            continue
+        if spec.pattern is None or re.fullmatch(spec.pattern, value):
+            return f"{spec.system}:{value}"
+    return None
+
+
 def _identifiers(person: Person) -> dict[IdentifierKind, str]:
     """The person's identifiers by kind (first of each), placeholders left out."""
     found: dict[IdentifierKind, str] = {}
@@ -401,6 +419,7 @@ def standardize_person(person: Person, *, today: dt.date | None = None) -> dict[
         "oms": ids.get(IdentifierKind.OMS_POLICY),
         "birth_cert": ids.get(IdentifierKind.BIRTH_CERTIFICATE),
         "passport": passport.replace(" ", "") if passport else None,
+        "shared_id": shared_identifier(person),
         "postal_code": parts.postal_code,
         "locality_std": parts.locality,
         "street_std": parts.street,
