@@ -132,12 +132,16 @@ def sources_path() -> Path:
     return settings().sources_file
 
 
-@lru_cache(maxsize=4)
-def _load(path: Path) -> dict[str, SourceConfig]:
+def _read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+        return yaml.safe_load(path.read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConnectionConfigError(f"{path.name}: cannot be read as YAML ({type(exc).__name__})") from None
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> dict[str, SourceConfig]:
+    raw = _read_yaml(path)
     entries = raw.get("sources") if isinstance(raw, dict) else None
     if not isinstance(entries, dict):
         raise ConnectionConfigError(f"{path.name}: expected a 'sources:' mapping of source code → entry")
@@ -216,11 +220,8 @@ class SharedIdentifier(BaseModel):
 
 @lru_cache(maxsize=4)
 def _shared(path: Path) -> dict[str, SharedIdentifier]:
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConnectionConfigError(f"{path.name}: cannot be read as YAML ({type(exc).__name__})") from None
-    entries = raw.get("shared_identifiers") or []
+    raw = _read_yaml(path)
+    entries = (raw.get("shared_identifiers") if isinstance(raw, dict) else None) or []
     if not isinstance(entries, list):
         raise ConnectionConfigError(f"{path.name}: shared_identifiers is a list of identifier systems")
     try:
