@@ -6,9 +6,9 @@ what can be trusted. The record is refused (``RecordInvalidError``, quarantine) 
 the model requires (names, the record's own fields), when its field's policy is ``quarantine``, or when the
 value is hostile or broken text (a NUL, a lone surrogate, megabytes, mojibake: ``schemas.base``).
 
-What is cut is the smallest part that makes sense: the value itself, or the object it belongs to when a
-required part of that object is the problem (an identifier without its number, an address without its
-kind) — a list item then leaves the list.
+What is cut is the smallest part that makes sense: the value itself (a five-digit postcode leaves the
+address without its postcode), or the object it belongs to when a required part of that object is the
+problem (an identifier without its number, a contact without its value) — a list item then leaves the list.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def _cuts(model: type[BaseModel], data: dict[str, Any], exc: ValidationError,
         if err["type"] == "missing" and loc == tuple(err["loc"]):
             loc = loc[:-1]  # a missing part: the object that lacks it goes
         item = next((loc[:i + 1] for i, part in enumerate(loc) if isinstance(part, int)), None)
-        loc = item or loc  # an identifier, address or contact with a bad part leaves its list whole
+        if item is not None and (len(loc) == len(item) or _required(model, loc)):
+            loc = item  # an identifier without its number, a contact without its value: the item goes
         if not loc or str(loc[0]) in _KEPT or policy_of(str(loc[0])) == "quarantine":
             return None
         top = model.model_fields.get(str(loc[0]))
@@ -68,6 +69,37 @@ def _cuts(model: type[BaseModel], data: dict[str, Any], exc: ValidationError,
         where = ".".join(str(p) for p in err["loc"])
         out.append((loc, f"{where}: {str(err['msg']).removeprefix('Value error, ')}"))
     return out
+
+
+def _required(model: type[BaseModel], loc: tuple[Any, ...]) -> bool:
+    """Whether the field at ``loc`` (inside list items of ``model``) is one its object cannot lack."""
+    current: Any = model
+    field = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return True  # below what the models describe: cut the whole item, as before
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return True
+        current = _nested(field.annotation)
+    return field is None or field.is_required()
+
+
+def _nested(annotation: Any) -> Any:
+    """The model inside ``list[X] | None``, ``X | None`` or ``X`` (None when there is none)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _nested(arg)
+            if found is not None:
+                return found
+        return None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 def _hostile(err: Any) -> bool:
