@@ -130,8 +130,16 @@ def _not_started(since: Any, before: set[str], dag_ids: list[str]) -> set[str]:
 
 
 def finished(runs: list[dict[str, str]], dag_ids: list[str]) -> bool:
-    done = {r["dag_id"] for r in runs if r["state"] in ("success", "failed")}
-    return set(dag_ids) <= done and all(r["state"] in ("success", "failed") for r in runs)
+    """Every run is over and every DAG ran — or what did not run cannot run tonight: reconcile waits for
+    all pulls' assets (a failed pull updates none) and push for reconcile's."""
+    if not all(r["state"] in ("success", "failed") for r in runs):
+        return False
+    done = {r["dag_id"] for r in runs}
+    failed = {r["dag_id"] for r in runs if r["state"] == "failed"}
+    blocked = set()
+    if any(d.startswith("pull_") for d in failed) or "reconcile" in failed:
+        blocked = {"push"} | ({"reconcile"} if "reconcile" not in done else set())
+    return set(dag_ids) - blocked <= done
 
 
 def run_night(env: dict[str, str], work: Path, timeout: float) -> int:

@@ -163,3 +163,18 @@ def test_the_ui_api_serves_the_task_logs(night: dict[str, Any]) -> None:
         assert any("'source': 'ngo'" in e for e in done), events[-5:]
     finally:
         stack.stop()
+
+
+@pytest.mark.parametrize(("states", "over"), [
+    ({"pull_a": "success", "pull_b": "failed"}, True),         # a failed pull: reconcile cannot run tonight
+    ({"pull_a": "success", "pull_b": "running"}, False),
+    ({"pull_a": "success", "pull_b": "success", "reconcile": "success"}, False),  # push is still to come
+    ({"pull_a": "success", "pull_b": "success", "reconcile": "failed"}, True),
+    ({"pull_a": "success", "pull_b": "success", "reconcile": "success", "push": "failed"}, True),
+])
+def test_the_night_is_over_when_nothing_more_can_run(states: dict[str, str], over: bool) -> None:
+    from hub.scheduled import finished
+
+    runs = [{"dag_id": "registry_maintenance", "state": "success"},
+            *({"dag_id": d, "state": s} for d, s in states.items())]
+    assert finished(runs, ["registry_maintenance", "pull_a", "pull_b", "reconcile", "push"]) is over
