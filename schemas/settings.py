@@ -1,7 +1,8 @@
 """The hub's settings, in one place: every ``HUB_*`` environment variable, typed (pydantic-settings).
 
 Settings are read when asked (``settings()``), not at import, so a test or a DAG task that sets a variable
-sees it, and a DAG file can be parsed with no variable set. A malformed value is a ``SettingsError``
+sees it, and a DAG file can be parsed with no variable set (one validation per distinct ``HUB_*``
+environment: cheap enough for per-record code). A malformed value is a ``SettingsError``
 naming the variable and what it expects, never the value itself (a URL may hold a password).
 
 It lives in ``schemas`` for the reason the exception tree does: every package may import it.
@@ -22,6 +23,8 @@ It lives in ``schemas`` for the reason the exception tree does: every package ma
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -72,7 +75,16 @@ class HubSettings(BaseSettings):
 
 
 def settings() -> HubSettings:
-    """The settings as the environment says now; ``SettingsError`` names a malformed variable."""
+    """The settings as the environment says now; ``SettingsError`` names a malformed variable.
+
+    Read for every distinct ``HUB_*`` environment: a test or a task that sets a variable sees it, and code
+    that asks for a setting per record (standardisation) pays a dictionary scan, not a validation.
+    """
+    return _settings(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("HUB_"))))
+
+
+@lru_cache(maxsize=64)
+def _settings(_environment: tuple[tuple[str, str], ...]) -> HubSettings:
     try:
         return HubSettings()
     except ValidationError as exc:
