@@ -68,7 +68,7 @@ class Archive:
 
     def members(self, patterns: list[str]) -> list[Member]:
         """The data members in name order, and the entries refused with why (hidden files are ignored)."""
-        wanted = [p for p in patterns if not is_archive(p.rstrip("*")) and not is_archive(p)]
+        wanted = [p for p in patterns if not is_archive(p)]  # the patterns of the data files themselves
         out = []
         for info in sorted(self._zip.infolist(), key=lambda i: i.filename):
             base = info.filename.rsplit("/", 1)[-1]
