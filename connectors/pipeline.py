@@ -71,6 +71,7 @@ class PullStats:
     deleted: int = 0
     quarantined: int = 0
     payloads_quarantined: int = 0
+    payloads_unmatched: int = 0  # no record the mapping reads: an empty export, an unknown format
     ignored: int = 0
     refused: int = 0
     retries: int = 0
@@ -196,6 +197,15 @@ class Puller:
             with connect(self.url) as conn:
                 finish_run(conn, stats.run_id, "failed", stats.as_dict(), message)
             raise QualityGateError(message)
+        if self.strict and stats.payloads_unmatched:
+            # A strict source promises its format: a file with nothing the mapping reads is a broken
+            # delivery, not a quiet night (what it held is kept: the note, or the payload in quarantine).
+            message = (f"{self.source.code}: {stats.payloads_unmatched} payload(s) held no record of mapping "
+                       f"{self.mapping.name!r} (strict source; the run's warnings and quarantine say what "
+                       "was found)")
+            with connect(self.url) as conn:
+                finish_run(conn, stats.run_id, "failed", stats.as_dict(), message)
+            raise QualityGateError(message)
         return stats
 
     def _cursors(self, conn: Any) -> dict[str, str]:
@@ -288,9 +298,11 @@ class Puller:
             cur.execute("SAVEPOINT payload_records")
         for item in self._records(payload):
             if isinstance(item, PayloadFailure):
+                stats.payloads_unmatched += item.reason_code == "mapping_error"
                 self._quarantine_payload(conn, payload, payload_id, item, stats)
                 continue
             if isinstance(item, PayloadNote):
+                stats.payloads_unmatched += 1
                 stats.warnings.append(f"{_where(payload)}: {item.message}")
                 continue
             seen += 1
