@@ -24,6 +24,8 @@ from schemas import RECORD_MODELS
 Loc = tuple[str | int, ...]
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 LEAF_KEYS = {"path", "template", "const", "ref"}
+# A JSON select is the subset of JMESPath a page can be streamed by: field names and [*], dot-joined.
+_JSON_SELECT = re.compile(r"^[A-Za-z_]\w*(\[\*\])?(\.[A-Za-z_]\w*(\[\*\])?)*$")
 SKIPPED_FIELDS = {"record_kind", "provenance"}
 
 
@@ -92,6 +94,11 @@ def check_spec(spec: MappingSpec) -> Iterator[tuple[Loc, str]]:
         base: Loc = ("records", r)
         if spec.format in ("jsonl", "csv") and record.selectors != ["*"]:
             yield (*base, "select"), f'a {spec.format} record is a whole line or row: select "*"'
+        if spec.format == "json":
+            for selector in record.selectors:
+                if not _JSON_SELECT.match(selector):
+                    yield (*base, "select"), (f"{selector!r} is not a streamable JMESPath projection: names "
+                                              "and [*] joined by dots, e.g. data[*] or entry[*].resource")
         for e, emit in enumerate(record.emit):
             loc = (*base, "emit", e)
             yield from check_fields(emit.fields, RECORD_MODELS[emit.kind], (*loc, "fields"), spec)

@@ -196,3 +196,21 @@ def test_an_unused_block_is_reported(tmp_path: Path) -> None:
     text = XML_MAPPING.replace("blocks:\n", "blocks:\n  spare: {given_name: {path: \"h:x\"}}\n")
     with pytest.raises(MappingSpecError, match="block 'spare' is never used"):
         _load(tmp_path, text)
+
+
+def test_a_json_select_is_a_streamable_jmespath_projection(tmp_path: Path) -> None:
+    text = """\
+mapping: people
+version: 1.0.0
+source: people
+format: json
+records:
+  - name: person
+    select: "data[?age > `3`]"
+    emit:
+      - kind: person
+        id: {path: id}
+        fields: {family_name: {path: last}}
+"""
+    with pytest.raises(MappingSpecError, match="not a streamable JMESPath projection"):
+        _load(tmp_path, text, "p.yaml")
