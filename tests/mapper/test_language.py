@@ -130,19 +130,23 @@ def test_an_emit_read_within_an_element_points_at_it(mapped: list[dict[str, Any]
     assert head["pointer"].endswith("/h:household[1]/h:head[1]")
 
 
-def test_within_in_json_reads_below_its_object(tmp_path: Path) -> None:
-    text = """\
+JSON_MAPPING = """\
 mapping: people
 version: 1.0.0
 source: people
 format: json
 records:
   - name: person
-    select: "data[*]"
+    select: "{select}"
     emit:
       - kind: person
         name: person
-        id: {path: id}
+        id: {{path: id}}
+"""
+
+
+def test_within_in_json_reads_below_its_object(tmp_path: Path) -> None:
+    text = JSON_MAPPING.format(select="data[*]") + """\
         fields:
           within: person.name
           family_name: {path: last}
@@ -199,18 +203,6 @@ def test_an_unused_block_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_json_select_is_a_streamable_jmespath_projection(tmp_path: Path) -> None:
-    text = """\
-mapping: people
-version: 1.0.0
-source: people
-format: json
-records:
-  - name: person
-    select: "data[?age > `3`]"
-    emit:
-      - kind: person
-        id: {path: id}
-        fields: {family_name: {path: last}}
-"""
+    text = JSON_MAPPING.format(select="data[?age > `3`]") + "        fields: {family_name: {path: last}}\n"
     with pytest.raises(MappingSpecError, match="not a streamable JMESPath projection"):
         _load(tmp_path, text, "p.yaml")
