@@ -43,6 +43,7 @@ from typing import Any
 
 from hub.airflow_env import DAGS_FOLDER, airflow_bin, airflow_env
 from hub.airflow_stack import Stack, execution_api_up, free_port
+from hub.scheduled import sources_without_ticks
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -201,27 +202,14 @@ def run_check(server: str = DEFAULT_SERVER, broker: str = DEFAULT_BROKER, famili
         running.stop()
 
 
-NEVER = "0 0 29 2 *"
-"""A cron whose next tick is years away (29 February 2028): the scheduler starts no run on its own."""
-
-
 def scheduler_settings(work: Path) -> dict[str, str]:
-    """The sources config with every cron moved to :data:`NEVER`, and DAGs unpaused at creation.
+    """The sources config with every cron moved out of the way, and DAGs unpaused at creation.
 
     Unpausing a DAG whose cron tick has passed makes the scheduler start that tick's run at once (no
     catch-up means "only the latest"); the check wants exactly the runs it triggers and those the assets
     trigger, so no cron ticks.
     """
-    import yaml
-
-    from connectors.config import sources_path
-
-    raw = yaml.safe_load(sources_path().read_text("utf-8"))
-    for entry in raw["sources"].values():
-        entry["schedule"] = NEVER
-    raw.setdefault("nightly", {})["reconcile_deadline"] = NEVER
-    path = work / "sources-triggered-only.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
+    path = sources_without_ticks(work, "sources-triggered-only.yaml", pulls_too=True)
     return {"HUB_SOURCES": str(path), "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
 
 

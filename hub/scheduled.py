@@ -31,20 +31,24 @@ from hub.airflow_env import airflow_bin
 from hub.airflow_stack import Stack, execution_api_up, free_port
 
 NEVER = "0 0 29 2 *"
-"""A cron whose next tick is years away (29 February 2028)."""
+"""A cron whose next tick is years away (29 February 2028): the scheduler starts no run on its own."""
 PARTS = ("api-server", "dag-processor", "scheduler", "triggerer")
 
 
-def night_sources(work: Path) -> Path:
-    """The sources file with the reconcile deadline moved to :data:`NEVER` (the crons of pulls kept)."""
+def sources_without_ticks(work: Path, name: str, *, pulls_too: bool = False) -> Path:
+    """A copy of the sources file with the reconcile deadline (and with ``pulls_too`` every pull's cron)
+    moved to :data:`NEVER`, written to ``work/name``."""
     import yaml
 
     from connectors.config import sources_path
 
     raw = yaml.safe_load(sources_path().read_text("utf-8"))
+    if pulls_too:
+        for entry in raw["sources"].values():
+            entry["schedule"] = NEVER
     raw.setdefault("nightly", {})["reconcile_deadline"] = NEVER
     work.mkdir(parents=True, exist_ok=True)
-    path = work / "sources-scheduled-night.yaml"
+    path = work / name
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
     return path
 
@@ -145,7 +149,7 @@ def finished(runs: list[dict[str, str]], dag_ids: list[str]) -> bool:
 def run_night(env: dict[str, str], work: Path, timeout: float) -> int:
     """Start Airflow's parts, let the scheduler run the night, stop them; print the runs."""
     api_port = free_port()
-    full = local_env(env, api_port, night_sources(work))
+    full = local_env(env, api_port, sources_without_ticks(work, "sources-scheduled-night.yaml"))
     os.environ.update(full)  # this process reads the metadata with the same settings
     dag_ids = expected_dags()
     stack = Stack(work, full)

@@ -18,11 +18,11 @@ from pydantic import BaseModel, ValidationError
 
 from mapper.blocks import expand_blocks
 from mapper.errors import MappingSpecError
+from mapper.paths import PLACEHOLDER
 from mapper.spec import MappingSpec, ValueRule
 from schemas import RECORD_MODELS
 
 Loc = tuple[str | int, ...]
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 LEAF_KEYS = {"path", "template", "const", "ref"}
 # A JSON select is the subset of JMESPath a page can be streamed by: field names and [*], dot-joined.
 _JSON_SELECT = re.compile(r"^[A-Za-z_]\w*(\[\*\])?(\.[A-Za-z_]\w*(\[\*\])?)*$")
@@ -232,7 +232,7 @@ def _check_rule(rule: ValueRule, loc: Loc, spec: MappingSpec) -> Iterator[tuple[
     if rule.path is not None:
         paths = [("path", rule.path)]
     elif rule.template is not None:
-        paths = [("template", p) for p in _PLACEHOLDER.findall(rule.template) if p != "#"]
+        paths = [("template", p) for p in PLACEHOLDER.findall(rule.template) if p != "#"]
     else:
         paths = []
     for key, expr in paths:

@@ -19,6 +19,8 @@ from mapper.errors import MapperError
 Binding = tuple[tuple[str, str], ...]
 # Plain dotted field names are most paths in a mapping; reading them directly is ~5x faster than
 # JMESPath, whose interpreter is rebuilt on every search.
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+"""A ``{path}`` placeholder in a template (``{#}`` is the item number)."""
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 

@@ -17,12 +17,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mapper.errors import FieldMappingError, UnknownCodeError
-from mapper.paths import Binding, Path, as_scalar, compile_path
+from mapper.paths import PLACEHOLDER, Binding, Path, as_scalar, compile_path
 from mapper.spec import ConditionSpec, MappingSpec, ValueRule
 from schemas.privacy import shape
 
 _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def _source(spec: MappingSpec, rule: ValueRule, field: str, refs: Refs) -> Evalu
 def _template(spec: MappingSpec, template: str, field: str) -> Evaluator:
     parts: list[str | _Reader | None] = []  # None stands for the item number {#}
     pos = 0
-    for match in _PLACEHOLDER.finditer(template):
+    for match in PLACEHOLDER.finditer(template):
         parts.append(template[pos:match.start()])
         expr = match.group(1)
         parts.append(None if expr == "#" else _Reader(spec, expr))

@@ -23,9 +23,9 @@ from typing import Any
 import xmlschema
 
 from mapper.loader import LEAF_KEYS, Loc
+from mapper.paths import PLACEHOLDER
 from mapper.spec import MappingSpec, ValueRule
 
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _STEP = re.compile(r"^(@?)(?:([^\W\d][\w.-]*):)?([^\W\d][\w.-]*|\*)$")
 
 
@@ -152,7 +152,7 @@ class _Walker:
         if rule.path is not None:
             yield from self.path(rule.path, here, (*loc, "path"))
         elif rule.template is not None:
-            for expr in _PLACEHOLDER.findall(rule.template):
+            for expr in PLACEHOLDER.findall(rule.template):
                 if expr != "#":
                     yield from self.path(expr, here, (*loc, "template"))
 
