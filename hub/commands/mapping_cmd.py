@@ -52,6 +52,8 @@ def _check_xsd(file: Path, loaded: Any, as_json: bool) -> list[str]:
         lines = locate(file, problems)
         emit({"file": str(file), "valid": False, "problems": lines}, as_json,
              lambda d: "\n".join(d["problems"]))
+        if problems[0][0] == ():  # the XSDs themselves could not be read: no path was judged
+            fail(f"{file.name}: the XSDs of source {source.code!r} cannot be read; no path was checked")
         fail(f"{file.name}: {len(lines)} path(s) do not fit the XSDs of source {source.code!r}")
     return sorted(source.xsd)
 

@@ -8,6 +8,7 @@ expressions that are not plain location paths are not judged.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -76,3 +77,16 @@ def test_the_cli_fails_with_the_line_and_a_one_line_error(tmp_path: Path, hub_cl
     assert done.stderr.strip().splitlines() == [
         "error: social_protection.yaml: 1 path(s) do not fit the XSDs of source 'social_protection'"]
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreadable_xsd_is_one_line_not_a_verdict_on_the_paths(tmp_path: Path, hub_cli: list[str]) -> None:
+    sources = (ROOT / "config" / "sources.yaml").read_text("utf-8").replace(
+        "schemas/xsd/social_protection/accompaniment-1.0.xsd", "schemas/xsd/missing.xsd")
+    (tmp_path / "sources.yaml").write_text(sources, "utf-8")
+    env = {**os.environ, "HUB_SOURCES": str(tmp_path / "sources.yaml")}
+    done = subprocess.run([*hub_cli, "mapping", "check", str(SP)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, env=env)
+    assert done.returncode == 1
+    assert "cannot be read" in done.stdout
+    assert done.stderr.strip().splitlines() == ["error: social_protection.yaml: the XSDs of source "
+                                                "'social_protection' cannot be read; no path was checked"]
