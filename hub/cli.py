@@ -29,6 +29,7 @@ from hub.commands import (
     schemas_cmd,
     source_cmd,
     validate,
+    web_cmd,
 )
 from hub.output import fail
 from schemas.errors import HubError
@@ -66,6 +67,8 @@ main.add_command(demo.airflow)
 main.add_command(lineage_cmd.lineage)
 main.add_command(lineage_cmd.report)
 main.add_command(lineage_cmd.audit)
+main.add_command(web_cmd.web)
+web_cmd.kpi_command(lineage_cmd.report)
 
 
 def run(argv: list[str] | None = None) -> None:

@@ -117,19 +117,27 @@ def _scored_edges(
     for pair in score(model, new, others, cfg.review_weight):
         left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
         weight = float(pair["match_weight"])
-        detail = {
-            k[3:]: round(math.log2(v), 2)
-            for k, v in pair.items()
-            if k.startswith("bf_") and isinstance(v, int | float) and v > 0
-        }
+        detail = comparison_weights(pair)
         explanation = {
             "match_weight": round(weight, 2),
+            "match_probability": round(float(pair.get("match_probability") or 0.0), 6),
+            "prior_weight": round(weight - sum(detail.values()), 2),
             "comparisons": detail,
+            "levels": {name: _level_label(model, name, pair.get(f"gamma_{name}")) for name in detail},
             "birth_date_level": _level_label(model, "birth_date", pair.get("gamma_birth_date")),
         }
         edge = Edge(left, right, "auto" if weight >= cfg.auto_link_weight else "review", weight, explanation)
         (auto if edge.decision == "auto" else review).append(edge)
     return auto, review
+
+
+def comparison_weights(pair: dict[str, Any]) -> dict[str, float]:
+    """Each comparison's match weight in a scored pair (Splink 5: ``mw_<name>``; Splink 4: ``bf_<name>``)."""
+    weights = {k[3:]: float(v) for k, v in pair.items() if k.startswith("mw_") and isinstance(v, int | float)}
+    if not weights:  # an older Splink: Bayes factors, whose log2 is the weight
+        weights = {k[3:]: math.log2(v) for k, v in pair.items()
+                   if k.startswith("bf_") and isinstance(v, int | float) and v > 0}
+    return {k: round(v, 2) for k, v in weights.items()}
 
 
 def _level_label(model: dict[str, Any], comparison: str, gamma: Any) -> str | None:

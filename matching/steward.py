@@ -42,7 +42,7 @@ def list_reviews(conn: Conn, status: str = "open", limit: int = 50) -> list[dict
         return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
 
 
-def show_review(conn: Conn, review_id: int) -> dict[str, Any]:
+def show_review(conn: Conn, review_id: int, who: str | None = None) -> dict[str, Any]:
     """The record and the candidate's golden person side by side, with the per-comparison weights."""
     with conn.cursor() as cur:
         cur.execute(
@@ -60,7 +60,7 @@ def show_review(conn: Conn, review_id: int) -> dict[str, Any]:
     if row is None:
         raise StewardError(f"no review item {review_id}")
     source, sid, candidate, score, explanation, status, record, golden = row
-    audit.append(conn, "review.show", "review_item", str(review_id), {"candidate": candidate})
+    audit.append(conn, "review.show", "review_item", str(review_id), {"candidate": candidate}, who=who)
     return {
         "review_id": review_id,
         "status": status,
@@ -71,6 +71,10 @@ def show_review(conn: Conn, review_id: int) -> dict[str, Any]:
         "record": _side(record),
         "candidate": golden,
         "comparisons": (explanation or {}).get("comparisons", {}),
+        "levels": (explanation or {}).get("levels", {}),
+        "prior_weight": (explanation or {}).get("prior_weight"),
+        "match_probability": (explanation or {}).get("match_probability"),
+        "model_version": (explanation or {}).get("model_version"),
     }
 
 
@@ -79,8 +83,10 @@ def _side(canonical: dict[str, Any]) -> dict[str, Any]:
     return {k: canonical.get(k) for k in keep if canonical.get(k) is not None}
 
 
-def decide_review(conn: Conn, review_id: int, accept: bool) -> dict[str, Any]:
-    """Accept (link the record to the candidate) or reject (never link them)."""
+def decide_review(
+    conn: Conn, review_id: int, accept: bool, who: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
+    """Accept (link the record to the candidate) or reject (never link them), with the steward's reason."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT source_code, source_record_id, candidate_id, status FROM review_item "
@@ -93,9 +99,9 @@ def decide_review(conn: Conn, review_id: int, accept: bool) -> dict[str, Any]:
     source, sid, candidate, status = row
     if status != "open":
         raise StewardError(f"review item {review_id} is already {status}")
-    who = audit.actor()
+    who = who or audit.actor()
     run_id = start_run(conn, "reconcile", None, {"dag_id": "steward"})
-    _decision(conn, "link" if accept else "never_link", source, sid, candidate, who, review_id)
+    _decision(conn, "link" if accept else "never_link", source, sid, candidate, who, review_id, reason)
     moved = _move(conn, source, sid, candidate, run_id, "steward: review accepted") if accept else None
     with conn.cursor() as cur:
         cur.execute(
@@ -107,7 +113,8 @@ def decide_review(conn: Conn, review_id: int, accept: bool) -> dict[str, Any]:
         "review.accept" if accept else "review.reject",
         "review_item",
         str(review_id),
-        {"candidate": candidate, "from": moved},
+        {"candidate": candidate, "from": moved, "reason_given": bool(reason)},
+        who=who,
     )
     finish_run(conn, run_id, "succeeded", {"review_id": review_id, "accepted": accept})
     return {
@@ -118,7 +125,10 @@ def decide_review(conn: Conn, review_id: int, accept: bool) -> dict[str, Any]:
     }
 
 
-def unmerge(conn: Conn, registry_id: str, source: str, source_record_id: str) -> dict[str, Any]:
+def unmerge(
+    conn: Conn, registry_id: str, source: str, source_record_id: str, who: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
     """Take a source record out of ``registry_id`` into a new registry person; never link them again."""
     with conn.cursor() as cur:
         cur.execute(
@@ -134,8 +144,9 @@ def unmerge(conn: Conn, registry_id: str, source: str, source_record_id: str) ->
         raise StewardError(f"{registry_id} has no other record: nothing to unmerge")
     run_id = start_run(conn, "reconcile", None, {"dag_id": "steward"})
     (new_id,) = store.allocate_ids(conn, "registry_person", 1, run_id)
-    _decision(conn, "unmerge", source, source_record_id, registry_id, audit.actor(), None)
-    _decision(conn, "never_link", source, source_record_id, registry_id, audit.actor(), None)
+    who = who or audit.actor()
+    _decision(conn, "unmerge", source, source_record_id, registry_id, who, None, reason)
+    _decision(conn, "never_link", source, source_record_id, registry_id, who, None, reason)
     _move(conn, source, source_record_id, new_id, run_id, "steward: unmerged")
     store.events(
         conn,
@@ -150,7 +161,9 @@ def unmerge(conn: Conn, registry_id: str, source: str, source_record_id: str) ->
         "registry.unmerge",
         "person",
         registry_id,
-        {"source": source, "source_record_id": source_record_id, "new_id": new_id},
+        {"source": source, "source_record_id": source_record_id, "new_id": new_id,
+         "reason_given": bool(reason)},
+        who=who,
     )
     finish_run(conn, run_id, "succeeded", {"unmerged_into": new_id})
     return {
@@ -162,13 +175,15 @@ def unmerge(conn: Conn, registry_id: str, source: str, source_record_id: str) ->
 
 
 def _decision(
-    conn: Conn, kind: str, source: str, sid: str, registry_id: str, who: str, review_id: int | None
+    conn: Conn, kind: str, source: str, sid: str, registry_id: str, who: str, review_id: int | None,
+    reason: str | None,
 ) -> None:
+    # The reason is the steward's own words: kept with the decision, never copied into the audit log.
     with conn.cursor() as cur:
         cur.execute(
             """INSERT INTO steward_decision (kind, entity_kind, source_code, source_record_id, registry_id,
-                           actor, review_id) VALUES (%s, 'person', %s, %s, %s, %s, %s)""",
-            (kind, source, sid, registry_id, who, review_id),
+                           actor, review_id, reason) VALUES (%s, 'person', %s, %s, %s, %s, %s, %s)""",
+            (kind, source, sid, registry_id, who, review_id, reason),
         )
 
 
@@ -212,3 +227,43 @@ def _move(conn: Conn, source: str, sid: str, target: str, run_id: int, cause: st
     store.events(conn, [("person", target, "linked", previous, source, sid, cause)], run_id)
     refresh_golden(conn, sorted({target, *([previous] if previous else [])}), run_id)
     return previous
+
+
+def review_counts(conn: Conn) -> dict[str, int]:
+    """Review items by status (the queue's tabs)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT status, count(*) FROM review_item GROUP BY status")
+        return {str(s): int(n) for s, n in cur.fetchall()}
+
+
+def current_person(conn: Conn, source: str, source_record_id: str) -> str | None:
+    """The registry person a source record is linked to now."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT person_id FROM entity_link WHERE source_code = %s AND source_record_id = %s
+               AND record_kind = 'person' AND valid_to IS NULL""",
+            (source, source_record_id),
+        )
+        row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+def family_context(conn: Conn, person_id: str) -> list[dict[str, Any]]:
+    """The households ``person_id`` belongs to now, each with its members (id, role, name, birth date)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT m.family_id, m.role, o.person_id, o.role, p.golden->>'family_name',
+                      p.golden->>'given_name', p.golden->>'birth_date'
+               FROM membership m
+               JOIN membership o ON o.family_id = m.family_id AND o.period_to IS NULL
+               JOIN registry_person p ON p.registry_id = o.person_id
+               WHERE m.person_id = %s AND m.period_to IS NULL
+               ORDER BY m.family_id, o.role, o.person_id""",
+            (person_id,),
+        )
+        families: dict[str, dict[str, Any]] = {}
+        for fid, role, other, other_role, family, given, born in cur.fetchall():
+            f = families.setdefault(fid, {"family_id": fid, "role": role, "members": []})
+            f["members"].append({"person_id": other, "role": other_role, "family_name": family,
+                                 "given_name": given, "birth_date": born})
+    return list(families.values())

@@ -186,3 +186,12 @@ def _row_problem(row: tuple[Any, ...], prev: str, keys: dict[str, Any]) -> str |
     if signed != content_text(who, action, kind, oid, details, user, declared, run):
         return "row edited (its content differs from what was signed)"
     return None
+
+
+def recent(conn: Conn, limit: int = 30) -> list[dict[str, Any]]:
+    """The newest rows: who, what, which object (details stay out: ids and counts only anyway)."""
+    with conn.cursor() as cur:
+        cur.execute("""SELECT audit_id, at, actor, action, object_kind, object_id FROM audit_log
+                       ORDER BY audit_id DESC LIMIT %s""", (limit,))
+        keys = ("audit_id", "at", "actor", "action", "object_kind", "object_id")
+        return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]

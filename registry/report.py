@@ -87,3 +87,28 @@ def runs_not_succeeded(conn: Conn, limit: int = 20) -> list[dict[str, Any]]:
                        WHERE status IN ('failed', 'abandoned') ORDER BY run_id DESC LIMIT %s""", (limit,))
         return [{"run_id": r, "kind": k, "source": s, "status": st, "error": (e or "")[:200]}
                 for r, k, s, st, e in cur.fetchall()]
+
+
+def source_queues(conn: Conn) -> dict[str, dict[str, int]]:
+    """source → what waits now: staged records waiting for a dependency, outbox messages by status."""
+    out: dict[str, dict[str, int]] = {}
+    with conn.cursor() as cur:
+        cur.execute("SELECT code FROM source_system ORDER BY code")
+        for (code,) in cur.fetchall():
+            out[str(code)] = {"waiting": 0, "pending": 0, "delivered": 0, "dead": 0}
+        cur.execute("""SELECT source_code, count(*) FROM staged_record
+                       WHERE superseded_by IS NULL AND reconciled_run_id IS NULL AND deleted_at IS NULL
+                       GROUP BY 1""")
+        for code, n in cur.fetchall():
+            out.setdefault(str(code), {})["waiting"] = int(n)
+        cur.execute("""SELECT target_source, status, count(*) FROM outbox
+                       WHERE status IN ('pending', 'delivered', 'dead') GROUP BY 1, 2""")
+        for code, status, n in cur.fetchall():
+            out.setdefault(str(code), {})[str(status)] = int(n)
+    return out
+
+
+def sources_of_agency(conn: Conn, agency: str) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT code FROM source_system WHERE agency = %s", (agency,))
+        return {str(r[0]) for r in cur.fetchall()}

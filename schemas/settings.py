@@ -57,6 +57,12 @@ class HubSettings(BaseSettings):
     alert_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alert_from: str = "family-hub@localhost"
     debug: bool = False
+    web_secret: str | None = Field(default=None, min_length=32,
+                                   description="signs the workspace's session cookie (else .hub/web-secret)")
+    web_secure_cookies: bool = False  # True behind HTTPS: the session cookie is then never sent over HTTP
+    airflow_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://",
+                             description="the Airflow UI the workspace links runs to")
+    web_session_hours: int = Field(default=8, ge=1, le=24)
 
     @field_validator("alert_to", mode="before")
     @classmethod

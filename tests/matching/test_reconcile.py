@@ -103,6 +103,22 @@ def test_every_linked_record_has_an_explanation_and_every_person_a_golden_record
     assert _scalar(url, no_golden) == 0
 
 
+def test_every_scored_link_explains_each_comparison(world: dict[str, Any]) -> None:
+    """The weight of each comparison, its level and the prior add up to the pair's match weight."""
+    with connect(world["url"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT explanation FROM entity_link WHERE valid_to IS NULL AND decision = 'auto'")
+        explained = [row[0] for row in cur.fetchall()]
+        cur.execute("SELECT explanation FROM review_item")
+        explained += [row[0] for row in cur.fetchall()]
+    assert len(explained) > 10
+    for e in explained:
+        assert {"name", "birth_date"} <= set(e["comparisons"]), e
+        total = e["prior_weight"] + sum(e["comparisons"].values())
+        assert abs(total - e["match_weight"]) < 0.05, e
+        assert 0.0 < e["match_probability"] <= 1.0
+        assert set(e["levels"]) == set(e["comparisons"])
+
+
 def test_reconciling_again_changes_nothing(world: dict[str, Any]) -> None:
     before = _links(world["url"])
     stats = reconcile(world["url"])

@@ -1,0 +1,116 @@
+"""The data steward's pages: the review queue, a pair side by side with its explanation, the decisions.
+
+The decisions are the CLI's own (``matching.steward``): the same registry changes, the same
+``steward_decision`` and audit rows, with the steward's sign-in name as the actor and their reason kept.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from matching import steward as ops
+from web import charts
+from web.app import render
+from web.auth import User, require
+from web.db import registry
+
+router = APIRouter(prefix="/steward")
+# What a redirect may ask the next page to say: codes only, so a crafted link cannot put words there.
+_DONE = {"accept": "Решение записано: пара принята.", "reject": "Решение записано: пара отклонена.",
+         "unmerged": "Запись выделена в новую персону реестра."}
+Signed = Annotated[User, Depends(require("steward"))]
+FIELDS = {
+    "family_name": "фамилия",
+    "given_name": "имя",
+    "patronymic": "отчество",
+    "birth_date": "дата рождения",
+    "sex": "пол",
+    "identifiers": "документы",
+    "addresses": "адреса",
+}
+
+
+@router.get("", response_class=HTMLResponse, name="steward_queue")
+def queue(request: Request, user: Signed, status: str = "open") -> HTMLResponse:
+    """Open items, strongest weight first, the oldest first among equal weights."""
+    status = status if status in ("open", "accepted", "rejected") else "open"
+    with registry(request) as conn:
+        items = ops.list_reviews(conn, status, limit=200)
+        counts = ops.review_counts(conn)
+    return render(request, "steward_queue.html", user=user, title="Очередь проверки совпадений",
+                  items=items, counts=counts, status=status,
+                  flash=_DONE.get(request.query_params.get("done", "")))
+
+
+@router.get("/review/{review_id}", response_class=HTMLResponse, name="steward_review")
+def review(request: Request, user: Signed, review_id: int) -> HTMLResponse:
+    with registry(request) as conn:
+        item = ops.show_review(conn, review_id, who=user.actor)
+        record_person = ops.current_person(conn, item["source"], item["source_record_id"])
+        context = {
+            "record": ops.family_context(conn, record_person) if record_person else [],
+            "candidate": ops.family_context(conn, item["candidate_id"]),
+        }
+    shared = _shared_members(context["record"], context["candidate"])
+    title = f"Из чего сложился вес {item['score']:.2f}"
+    chart = None
+    if item["comparisons"]:
+        chart = charts.waterfall(item["prior_weight"], item["comparisons"], title)
+    return render(request, "steward_review.html", user=user, title=f"Проверка пары № {review_id}",
+                  item=item, fields=FIELDS, rows=_rows(item), chart=chart, context=context, shared=shared,
+                  record_person=record_person, flash=_DONE.get(request.query_params.get("done", "")))
+
+
+@router.post("/review/{review_id}", name="steward_decide")
+def decide(review_id: int, request: Request, user: Signed, decision: Annotated[str, Form()],
+           reason: Annotated[str, Form()] = "") -> Response:
+    if decision not in ("accept", "reject"):
+        return RedirectResponse(request.url_for("steward_review", review_id=review_id), status_code=303)
+    with registry(request) as conn:
+        ops.decide_review(conn, review_id, decision == "accept", who=user.actor,
+                          reason=reason.strip() or None)
+    return RedirectResponse(f"{request.url_for('steward_review', review_id=review_id)}?done={decision}",
+                            status_code=303)
+
+
+@router.post("/unmerge", name="steward_unmerge")
+def unmerge(request: Request, user: Signed, registry_id: Annotated[str, Form()],
+            source: Annotated[str, Form()], source_record_id: Annotated[str, Form()],
+            reason: Annotated[str, Form()], back: Annotated[int, Form()] = 0) -> Response:
+    with registry(request) as conn:
+        result = ops.unmerge(conn, registry_id.strip(), source.strip(), source_record_id.strip(),
+                             who=user.actor, reason=reason.strip() or None)
+    target = request.url_for("steward_review", review_id=back) if back else request.url_for("steward_queue")
+    return RedirectResponse(f"{target}?done=unmerged&new={result['new_id']}", status_code=303)
+
+
+def _rows(item: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(label, record value, candidate value, equal) for each field either side has."""
+    out = []
+    for key, label in FIELDS.items():
+        left, right = item["record"].get(key), item["candidate"].get(key)
+        if left is None and right is None:
+            continue
+        out.append((label, _text(left), _text(right), _text(left) == _text(right)))
+    return out
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return "; ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{v}" for k, v in value.items() if v not in (None, "", []) and k != "kind") or "—"
+    return str(value)
+
+
+def _shared_members(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> set[str]:
+    """Registry persons who are members of a household on both sides (family support for the pair)."""
+    def members(families: list[dict[str, Any]]) -> set[str]:
+        return {m["person_id"] for f in families for m in f["members"]}
+
+    return members(left) & members(right)
