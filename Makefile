@@ -12,6 +12,7 @@ demo: venv
 	$(BIN)/hub demo
 
 test: venv
+	@scripts/ensure-chromium.sh
 	$(BIN)/pytest -n 2 --dist loadfile
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -23,11 +23,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from schemas.errors import HubError
 from schemas.settings import settings
-from web import auth
+from web import auth, labels
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["ROLE_LABELS"] = auth.ROLE_LABELS
+templates.env.filters["human"] = labels.human
+templates.env.filters["attribute"] = labels.attribute
 _CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
 

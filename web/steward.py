@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from matching import steward as ops
-from web import charts
+from web import charts, labels
 from web.app import render
 from web.auth import User, require
 from web.db import registry
@@ -22,15 +22,8 @@ router = APIRouter(prefix="/steward")
 _DONE = {"accept": "Решение записано: пара принята.", "reject": "Решение записано: пара отклонена.",
          "unmerged": "Запись выделена в новую персону реестра."}
 Signed = Annotated[User, Depends(require("steward"))]
-FIELDS = {
-    "family_name": "фамилия",
-    "given_name": "имя",
-    "patronymic": "отчество",
-    "birth_date": "дата рождения",
-    "sex": "пол",
-    "identifiers": "документы",
-    "addresses": "адреса",
-}
+FIELDS = labels.ATTRIBUTES
+COMPARISONS = labels.COMPARISONS
 
 
 @router.get("", response_class=HTMLResponse, name="steward_queue")
@@ -58,9 +51,11 @@ def review(request: Request, user: Signed, review_id: int) -> HTMLResponse:
     title = f"Из чего сложился вес {item['score']:.2f}"
     chart = None
     if item["comparisons"]:
-        chart = charts.waterfall(item["prior_weight"], item["comparisons"], title)
+        named = {COMPARISONS.get(k, k): v for k, v in item["comparisons"].items()}
+        chart = charts.waterfall(item["prior_weight"], named, title)
     return render(request, "steward_review.html", user=user, title=f"Проверка пары № {review_id}",
-                  item=item, fields=FIELDS, rows=_rows(item), chart=chart, context=context, shared=shared,
+                  item=item, fields=FIELDS, comparison_names=COMPARISONS,
+                  rows=_rows(item), chart=chart, context=context, shared=shared,
                   record_person=record_person, flash=_DONE.get(request.query_params.get("done", "")))
 
 
@@ -89,23 +84,35 @@ def unmerge(request: Request, user: Signed, registry_id: Annotated[str, Form()],
 
 def _rows(item: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     """(label, record value, candidate value, equal) for each field either side has."""
+    left, right = _flat_record(item["record"]), _flat_golden(item["candidate"])
     out = []
     for key, label in FIELDS.items():
-        left, right = item["record"].get(key), item["candidate"].get(key)
-        if left is None and right is None:
+        a, b = left.get(key), right.get(key)
+        if a is None and b is None:
             continue
-        out.append((label, _text(left), _text(right), _text(left) == _text(right)))
+        out.append((label, a or "—", b or "—", a == b))
     return out
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return "; ".join(_text(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{v}" for k, v in value.items() if v not in (None, "", []) and k != "kind") or "—"
-    return str(value)
+def _flat_record(record: dict[str, Any]) -> dict[str, str | None]:
+    """A staged canonical person as the golden record spells it: a value per identifier kind, one address."""
+    names = ("family_name", "given_name", "patronymic", "birth_date", "sex")
+    flat: dict[str, str | None] = {k: _text(record.get(k)) for k in names}
+    for ident in record.get("identifiers") or []:
+        flat.setdefault(str(ident.get("kind")), str(ident.get("value")))
+    addresses = record.get("addresses") or []
+    flat["address"] = labels.address(addresses[0]) if addresses else None
+    return flat
+
+
+def _flat_golden(golden: dict[str, Any]) -> dict[str, str | None]:
+    flat = {k: _text(v) for k, v in golden.items() if k not in ("sources", "address")}
+    flat["address"] = labels.address(golden["address"]) if isinstance(golden.get("address"), dict) else None
+    return flat
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else labels.human(value)
 
 
 def _shared_members(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> set[str]:

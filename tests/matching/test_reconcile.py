@@ -6,48 +6,28 @@ night 2, checks. Tests run in file order and build on each other's state on purp
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from connectors.config import load_sources
-from connectors.pipeline import Puller
 from matching.evaluate import evaluate
 from matching.reconcile import reconcile
 from matching.steward import decide_review, unmerge
-from registry import migrate
-from registry.db import connect, drop_database, ensure_database, with_database
-from sandbox.connections import hub_connections
-from sandbox.generate import advance, generate
-from sandbox.server.app import serve
+from registry.db import connect
+from sandbox.generate import advance
+from tests.worlds import pull_all, sandbox_region
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, pg_server_url: str) -> Iterator[dict[str, Any]]:
     sandbox = tmp_path_factory.mktemp("reconcile") / "sbx"
-    generate(sandbox, 150, seed=31)
-    name = f"hub_reconcile_{os.getpid()}"
-    ensure_database(pg_server_url, name)
-    url = with_database(pg_server_url, name)
-    with connect(url) as conn:
-        migrate.upgrade(conn)
-    handle = serve(sandbox, faults=0.0, rate_limit=10_000.0)
-    saved = dict(os.environ)
-    os.environ.update(hub_connections(sandbox, handle.ports))
-    try:
+    with sandbox_region(pg_server_url, sandbox, 150, seed=31, prefix="hub_reconcile") as url:
         yield {"sandbox": sandbox, "url": url, "night1": _night(url)}
-    finally:
-        handle.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        drop_database(pg_server_url, name)
 
 
 def _night(url: str) -> dict[str, Any]:
-    for source in load_sources().values():
-        Puller(source, url).run()
+    pull_all(url)
     return reconcile(url)
 
 

@@ -1,0 +1,102 @@
+"""Programme KPIs: the page, ``hub report kpi`` (.html, .xlsx), suppression — against SQL of our own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from registry import kpi
+from registry.db import connect
+from tests.web.conftest import Workspace
+
+START, END = dt.date(2020, 1, 1), dt.date(2026, 12, 31)
+
+
+def _independent(ws: Workspace) -> dict[str, object]:
+    """The same KPIs computed another way: rows fetched, counted in Python."""
+    cases = ws.sql("""SELECT c.family_id, c.opened_on, c.closed_on, c.closure_reason, c.contract_date,
+                             c.curator, c.stage, c.individual_programme
+                      FROM accompaniment_case c JOIN registry_family f ON f.registry_id = c.family_id
+                      WHERE f.status = 'active'""")
+    closed = [c for c in cases if c[2] is not None and START <= c[2] <= END]
+    positive = [c for c in closed if c[3] == "positive_dynamics"]
+    open_ = {c[0] for c in cases if c[1] <= END and (c[2] is None or c[2] > END)}
+    days = [(c[4] - c[1]).days for c in cases if c[4] is not None and START <= c[4] <= END]
+    return {"closed": len(closed), "positive": len(positive), "open_families": len(open_),
+            "median_to_contract": statistics.median(days) if days else None}
+
+
+def test_the_report_matches_independent_sql(workspace: Workspace) -> None:
+    with connect(workspace.database_url) as conn:
+        r = kpi.report(conn, START, END)
+    truth = _independent(workspace)
+    assert r.closed_cases == truth["closed"]
+    assert r.closed_cases > 0
+    assert r.closed_positive == truth["positive"]
+    assert r.positive_share == round(truth["positive"] / truth["closed"], 4)  # type: ignore[operator]
+    assert r.accompanied_families == truth["open_families"]
+    assert r.durations["diagnostic_to_contract"]["median_days"] == truth["median_to_contract"]
+    assert sum(c["cases"] for c in r.closure_reasons) == r.closed_cases
+    services = workspace.sql("SELECT count(*) FROM service WHERE started_on BETWEEN %s AND %s",
+                             START, END)[0][0]
+    assert sum(s["services"] for s in r.services) == services
+
+
+def test_small_cells_are_suppressed_for_managers(workspace: Workspace) -> None:
+    with connect(workspace.database_url) as conn:
+        raw = kpi.report(conn, START, END)
+    shown = kpi.suppress(raw)
+    small = [i for i, row in enumerate(raw.by_category_level_stage) if 0 < row["families"] < 5]
+    assert small, "the sandbox has no small cell to hide"
+    for i in small:
+        assert shown.by_category_level_stage[i]["families"] == "<5"
+    big = [i for i, row in enumerate(raw.by_category_level_stage) if row["families"] >= 5]
+    for i in big:
+        assert shown.by_category_level_stage[i]["families"] == raw.by_category_level_stage[i]["families"]
+
+
+def test_the_manager_page_shows_the_numbers(workspace: Workspace) -> None:
+    truth = _independent(workspace)
+    period = {"date_from": START.isoformat(), "date_to": END.isoformat()}
+    page = workspace.session("manager").get(f"{workspace.base}/manager", params=period)
+    share = round(100 * truth["positive"] / truth["closed"], 1)  # type: ignore[operator]
+    block = page.text[page.text.index('id="kpi-positive"'):][:600]
+    assert f"{share} %" in block
+    assert f"({truth['positive']} из {truth['closed']})" in block
+    assert "не менее 30 %" in block
+    assert not re.search(r"P\d{9}", page.text), "a manager's page names a registry person"
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".html"])
+def test_hub_report_kpi_writes_the_same_numbers(workspace: Workspace, tmp_path: Path, hub_cli: list[str],
+                                                suffix: str) -> None:
+    out = tmp_path / f"report{suffix}"
+    env = {"HUB_DATABASE_URL": workspace.database_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([*hub_cli, "report", "kpi", "--from", START.isoformat(), "--to", END.isoformat(),
+                           "--out", str(out), "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    truth = _independent(workspace)
+    if suffix == ".xlsx":
+        sheet = load_workbook(out)["Сводка"]
+        values = {row[0].value: row[1].value for row in sheet.iter_rows()}
+        assert values["Закрыто случаев"] == truth["closed"]
+        assert values["Из них с положительной динамикой"] == truth["positive"]
+    else:
+        text = out.read_text("utf-8")
+        assert f"({truth['positive']} из {truth['closed']})" in text
+        assert "<script" not in text
+        assert not re.search(r'(src|href)="(https?:)?//', text), "the report loads something from elsewhere"
+
+
+def test_a_wrong_output_format_is_one_line(workspace: Workspace, tmp_path: Path, hub_cli: list[str]) -> None:
+    env = {"HUB_DATABASE_URL": workspace.database_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([*hub_cli, "report", "kpi", "--out", str(tmp_path / "r.pdf")], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: --out must end in .html or .xlsx, not .pdf"
