@@ -69,10 +69,31 @@ def run_demo(say: Say = click.echo) -> dict[str, Any]:
             nights.append((f"night {night}", _db_now(url)))
             failed_dags += _night_step(say, night, env, logs / f"night-{night}.log")
     summary = _summary(url, sandbox, nights)
+    summary["workspace_users"] = _workspace_users(url)
     summary["failed_dag_runs"] = failed_dags
     summary["seconds"] = round(time.monotonic() - started, 1)
     say(_report(summary))
     return summary
+
+
+def _workspace_users(url: str) -> dict[str, str]:
+    """One demo user per workspace role, each with a fresh random password (kept in .hub/, owner-only)."""
+    import os
+    import secrets
+
+    from registry.web_users import save_user
+    from web.auth import hash_password
+
+    users = {role: secrets.token_urlsafe(9) for role in ("steward", "auditor", "manager", "operator")}
+    with connect(url) as conn:
+        for role, password in users.items():
+            save_user(conn, role, role, None, hash_password(password))
+    path = hub_home() / "web-demo-users.json"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(users, out, indent=2)
+    return users
 
 
 def _fresh_registry(say: Say) -> str:
@@ -206,9 +227,20 @@ def _summary(url: str, sandbox: Path, nights: list[tuple[str, str]]) -> dict[str
             "runs_not_succeeded": runs_not_succeeded(conn),
             "roles_by_dag": roles_by_dag(conn),
             "audit": {k: v for k, v in audit.verify(conn).items() if k != "problems"},
+            "kpi": _kpi(conn),
         }
     summary["accuracy"] = evaluate(sandbox, url)
     return summary
+
+
+def _kpi(conn: Any) -> dict[str, Any]:
+    from registry import kpi
+    from web.kpi_view import default_period
+
+    r = kpi.report(conn, *default_period())
+    return {"from": r.date_from, "to": r.date_to, "closed_cases": r.closed_cases,
+            "closed_positive": r.closed_positive, "positive_share": r.positive_share,
+            "accompanied_families": r.accompanied_families}
 
 
 def _report(s: dict[str, Any]) -> str:
@@ -239,9 +271,22 @@ def _report(s: dict[str, Any]) -> str:
     )
     lines += _trace_text(s["lineage_example"])
     lines += _trust_text(s)
+    k = s["kpi"]
+    share = "n/a" if k["positive_share"] is None else f"{k['positive_share']:.1%}"
+    lines.append(
+        f"programme KPI {k['from']}..{k['to']}: {k['accompanied_families']} families accompanied, "
+        f"{k['closed_positive']} of {k['closed_cases']} closed cases for positive dynamics ({share}; "
+        "target ≥ 30%)"
+    )
     lines.append(
         f"\nDone in {s['seconds']}s. Explore with .venv/bin/hub (db status, review list, quarantine list, "
         f"lineage …); Airflow home {airflow_home()}: `make airflow` for the UI."
+    )
+    users = ", ".join(f"{role} / {password}" for role, password in s["workspace_users"].items())
+    lines.append(
+        "Workspace for stewards, auditors, managers, operators: run .venv/bin/hub web, then open "
+        f"http://127.0.0.1:8765/ (also at http://127.0.0.1:8080/hub/ under `make airflow`). "
+        f"Demo users (user / password, kept in {hub_home() / 'web-demo-users.json'}): {users}"
     )
     return "\n".join(lines)
 

@@ -34,6 +34,7 @@ if "HUB_HOME" not in os.environ:  # workers inherit the controller's
     atexit.register(shutil.rmtree, os.environ["HUB_HOME"], ignore_errors=True)
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+pytest_plugins = ["tests.web_world"]  # the workspace over a sandbox registry: tests/web and tests/security
 
 
 def _answers(url: str) -> bool:

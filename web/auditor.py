@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +28,9 @@ router = APIRouter(prefix="/auditor")
 Signed = Annotated[User, Depends(require("auditor"))]
 _PURPOSE_MAX = 200
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
+_ENTITY = re.compile(r"[PF]\d{9}")
+_SOURCE = re.compile(r"[a-z][a-z0-9_]{1,63}")  # source_system.code's own pattern
+_RECORD = re.compile(r"[^\x00-\x1f\x7f]{1,300}")
 
 
 def _purpose(text: str) -> str:
@@ -42,21 +46,30 @@ def search(request: Request, user: Signed, q: str = "", purpose: str = "", as_of
         error = "Укажите идентификатор и цель просмотра." if (q or purpose) else None
         return render(request, "auditor_search.html", user=user, title="Происхождение данных", q=q,
                       purpose=why, as_of=as_of, error=error)
-    params = f"?purpose={why}" + (f"&as_of={as_of.strip()}" if as_of.strip() else "")
-    if ":" in q and not q.upper().startswith(("P0", "F0")):
-        source, _, record = q.partition(":")
+    query = "?" + urlencode({"purpose": why, **({"as_of": as_of.strip()} if as_of.strip() else {})})
+    source, _, record = q.partition(":")
+    if _ENTITY.fullmatch(q.upper()):
+        url = request.url_for("auditor_entity", entity_id=q.upper())
+    elif record.strip() and _SOURCE.fullmatch(source.strip()) and _RECORD.fullmatch(record.strip()):
         url = request.url_for("auditor_source", source=source.strip(), record_id=record.strip())
     else:
-        url = request.url_for("auditor_entity", entity_id=q.upper())
-    return RedirectResponse(str(url) + params, status_code=303)
+        return render(request, "auditor_search.html", status_code=400, user=user,
+                      title="Происхождение данных", q="", purpose=why, as_of=as_of, error=(
+                          "Это не идентификатор реестра (P000000123, F000000045) и не запись источника "
+                          "(источник:идентификатор)."))
+    return RedirectResponse(str(url) + query, status_code=303)
 
 
 @router.get("/entity/{entity_id}", response_class=HTMLResponse, name="auditor_entity")
 def entity(request: Request, user: Signed, entity_id: str, purpose: str = "",
            as_of: str | None = None) -> Response:
     why = _purpose(purpose)
+    if not _ENTITY.fullmatch(entity_id):
+        return render(request, "error.html", status_code=404, user=user, title="Не найдено",
+                      message="Идентификатор реестра имеет вид P000000123 или F000000045.")
     if not why:
-        return RedirectResponse(str(request.url_for("auditor_search")) + f"?q={entity_id}", status_code=303)
+        return RedirectResponse(str(request.url_for("auditor_search")) + "?" + urlencode({"q": entity_id}),
+                                status_code=303)
     kind = "family" if entity_id.startswith("F") else "person"
     with registry(request) as conn:
         try:
@@ -77,8 +90,8 @@ def entity(request: Request, user: Signed, entity_id: str, purpose: str = "",
 def source(request: Request, user: Signed, source: str, record_id: str, purpose: str = "") -> Response:
     why = _purpose(purpose)
     if not why:
-        return RedirectResponse(str(request.url_for("auditor_search")) + f"?q={source}:{record_id}",
-                                status_code=303)
+        return RedirectResponse(str(request.url_for("auditor_search")) + "?"
+                                + urlencode({"q": f"{source}:{record_id}"}), status_code=303)
     with registry(request) as conn:
         try:
             view = source_view(conn, source, record_id)

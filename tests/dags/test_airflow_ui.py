@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -42,6 +43,30 @@ def _wait(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> requests.
     raise AssertionError(f"{url} did not answer in time")
 
 
+def _the_workspace_is_mounted(base: str, token: str, database_url: str) -> None:
+    """hub web inside the api-server at /hub (web/plugin.py), linked from Airflow's menu, signing in."""
+    from registry import web_users
+    from registry.db import connect
+    from web.auth import hash_password
+
+    plugins = requests.get(f"{base}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"},
+                           timeout=10).json()["plugins"]
+    hub = next(p for p in plugins if p["name"] == "family_hub")
+    assert hub["external_views"][0]["href"] == "hub/"
+    with connect(database_url) as conn:
+        web_users.save_user(conn, "airflow-operator", "operator", None, hash_password("operator-in-airflow"))
+    s = requests.Session()
+    form = s.get(f"{base}/hub/login", timeout=30)
+    assert form.status_code == 200
+    token_field = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token_field, form.text[:300]
+    assert f'action="{base}/hub/login"' in form.text, "links inside the workspace miss the /hub prefix"
+    page = s.post(f"{base}/hub/login", timeout=30, data={
+        "csrf": token_field.group(1), "username": "airflow-operator", "password": "operator-in-airflow"})
+    assert page.status_code == 200
+    assert page.url == f"{base}/hub/operator"
+
+
 def test_make_airflow_serves_the_ui_and_api_on_loopback(tmp_path: Path, database_url: str) -> None:
     port = _free_port()
     env = {**os.environ, "HUB_DATABASE_URL": database_url, "HUB_HOME": str(tmp_path / "hub"),
@@ -70,6 +95,7 @@ def test_make_airflow_serves_the_ui_and_api_on_loopback(tmp_path: Path, database
             dags = {d["dag_id"] for d in answer.json()["dags"]}
             time.sleep(2)
         assert {"push", "reconcile", "registry_maintenance", "pull_ngo"} <= dags
+        _the_workspace_is_mounted(base, token, database_url)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

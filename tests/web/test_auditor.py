@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from tests.web.conftest import Workspace
+from tests.web_world import Workspace
 
 
 def _person(ws: Workspace) -> str:

@@ -6,7 +6,7 @@ import requests
 
 from registry import web_users
 from registry.db import connect
-from tests.web.conftest import ROLES, Workspace
+from tests.web_world import ROLES, Workspace
 from web.auth import hash_password
 
 PAGES = {

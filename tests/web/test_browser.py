@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.web.conftest import Workspace, open_review
+from tests.web_world import Workspace, open_review
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = Path(os.environ.get("HUB_TEST_ARTEFACTS", ROOT / ".hub" / "test-artefacts")) / "browser"

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from registry import kpi
 from registry.db import connect
-from tests.web.conftest import Workspace
+from tests.web_world import Workspace
 
 START, END = dt.date(2020, 1, 1), dt.date(2026, 12, 31)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.web.conftest import Workspace, open_review
+from tests.web_world import Workspace, open_review
 
 
 def test_the_queue_lists_open_items_strongest_first(workspace: Workspace) -> None:
@@ -17,7 +17,7 @@ def test_the_queue_lists_open_items_strongest_first(workspace: Workspace) -> Non
 
 
 def test_a_pair_shows_every_comparison_as_a_waterfall_and_is_audited(workspace: Workspace) -> None:
-    review = open_review(workspace)
+    review = open_review(workspace, status="any")
     explanation = workspace.sql("SELECT explanation FROM review_item WHERE review_id = %s", review)[0][0]
     page = workspace.session("steward").get(f"{workspace.base}/steward/review/{review}").text
     assert '<img class="chart" alt="Из чего сложился вес' in page

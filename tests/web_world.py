@@ -1,5 +1,6 @@
-"""The workspace over a real registry: sandbox agencies on loopback → pulls → reconcile → ``hub web`` served
-by uvicorn on a free loopback port, with one user of each role. Built once per test process."""
+"""Fixtures of the workspace over a real registry (registered in tests/conftest.py): sandbox agencies on
+loopback → pulls → reconcile → ``hub web`` served by uvicorn on a free loopback port, with one user of each
+role. Built once per test process, shared by tests/web and tests/security."""
 
 from __future__ import annotations
 
@@ -97,10 +98,10 @@ def workspace(
         os.environ.update(saved)
 
 
-def open_review(ws: Workspace, skip: set[int] | None = None) -> int:
-    """An open review item that has a per-comparison explanation."""
-    rows = ws.sql("SELECT review_id FROM review_item WHERE status = 'open' AND explanation ? 'prior_weight' "
-                  "ORDER BY review_id")
+def open_review(ws: Workspace, skip: set[int] | None = None, status: str = "open") -> int:
+    """A review item (open, unless ``status`` is ``any``) that has a per-comparison explanation."""
+    rows = ws.sql("SELECT review_id FROM review_item WHERE (status = %s OR %s = 'any') "
+                  "AND explanation ? 'prior_weight' ORDER BY review_id", status, status)
     ids = [r[0] for r in rows if r[0] not in (skip or set())]
     assert ids, "the sandbox night left no review item"
     return int(ids[0])
