@@ -47,6 +47,15 @@ class Workspace:
         assert "/login" not in r.url, (role, r.url)
         return s
 
+    def new_user(self, username: str, role: str, password: str) -> requests.Session:
+        """Create (or reset) a user and return a session signed in as them."""
+        with connect(self.database_url) as conn:
+            web_users.save_user(conn, username, role, None, hash_password(password))
+        s = requests.Session()
+        s.post(f"{self.base}/login", data={"csrf": self.csrf(s, "/login"), "username": username,
+                                           "password": password})
+        return s
+
     def csrf(self, s: requests.Session, path: str) -> str:
         page = s.get(f"{self.base}{path}")
         found = re.search(r'name="csrf" value="([^"]+)"', page.text)

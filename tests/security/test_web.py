@@ -41,11 +41,7 @@ def test_a_tampered_session_cookie_is_a_signed_out_visitor(workspace: Workspace)
 
 def test_a_session_of_one_role_cannot_be_relabelled(workspace: Workspace) -> None:
     """The session holds a name only; the role is read from the database on every request."""
-    with connect(workspace.database_url) as conn:
-        web_users.save_user(conn, "turncoat", "manager", None, hash_password("turncoat-password"))
-    s = requests.Session()
-    s.post(workspace.base + "/login", data={"csrf": workspace.csrf(s, "/login"), "username": "turncoat",
-                                            "password": "turncoat-password"})
+    s = workspace.new_user("turncoat", "manager", "turncoat-password")
     assert s.get(workspace.base + "/manager", allow_redirects=False).status_code == 200
     with connect(workspace.database_url) as conn:
         web_users.save_user(conn, "turncoat", "operator", None, hash_password("another-password"))

@@ -98,11 +98,7 @@ def test_the_session_cookie_and_headers(workspace: Workspace) -> None:
 
 
 def test_a_disabled_user_loses_an_open_session(workspace: Workspace) -> None:
-    with connect(workspace.database_url) as conn:
-        web_users.save_user(conn, "leaver", "operator", None, hash_password("leaver-password"))
-    s = requests.Session()
-    s.post(workspace.base + "/login", data={"csrf": workspace.csrf(s, "/login"), "username": "leaver",
-                                            "password": "leaver-password"})
+    s = workspace.new_user("leaver", "operator", "leaver-password")
     assert s.get(workspace.base + "/operator", allow_redirects=False).status_code == 200
     with connect(workspace.database_url) as conn:
         web_users.deactivate(conn, "leaver")
