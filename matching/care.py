@@ -108,6 +108,8 @@ _COLUMNS = {
         "opened_on",
         "closed_on",
         "closure_reason",
+        "district_commission",
+        "working_group",
     ),
     "service": (
         "source_code",
@@ -182,6 +184,8 @@ def _case_row(row: StagedRow, resolve: _Resolver) -> tuple[Any, ...] | None:
         c["opened_on"],
         c.get("closed_on"),
         c.get("closure_reason"),
+        c.get("district_commission"),
+        c.get("working_group"),
     )
 
 

@@ -28,6 +28,8 @@ class KpiReport:
     by_category: list[dict[str, Any]]
     by_level: list[dict[str, Any]]
     by_stage: list[dict[str, Any]]
+    by_commission: list[dict[str, Any]]
+    by_working_group: list[dict[str, Any]]
     by_category_level_stage: list[dict[str, Any]]
     cases_by_month: list[dict[str, Any]]
     closure_reasons: list[dict[str, Any]]
@@ -68,6 +70,8 @@ def report(conn: Conn, date_from: dt.date, date_to: dt.date) -> KpiReport:
         by_category=_breakdown(conn, "coalesce(fc.category, 'none')", p),
         by_level=_breakdown(conn, "c.level", p),
         by_stage=_breakdown(conn, "c.stage", p),
+        by_commission=_breakdown(conn, "coalesce(c.district_commission, 'none')", p),
+        by_working_group=_breakdown(conn, "coalesce(c.working_group, 'none')", p),
         by_category_level_stage=_rows(conn, f"""
             SELECT coalesce(fc.category, 'none') AS category, c.level, c.stage,
                    count(DISTINCT c.family_id) AS families
@@ -191,6 +195,8 @@ def suppress(report: KpiReport) -> KpiReport:
             "by_category": rows(report.by_category),
             "by_level": rows(report.by_level),
             "by_stage": rows(report.by_stage),
+            "by_commission": rows(report.by_commission),
+            "by_working_group": rows(report.by_working_group),
             "by_category_level_stage": rows(report.by_category_level_stage),
             "services": rows(report.services),
             "no_curator": cell(report.no_curator),

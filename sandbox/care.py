@@ -123,6 +123,8 @@ def set_stage(case: dict[str, Any], rng: random.Random, as_of: dt.date) -> None:
     days = (as_of - opened).days
     if days >= 40 and case["contract_date"] is None:
         case["contract_date"] = (opened + dt.timedelta(days=rng.randint(10, 35))).isoformat()
+    if case["contract_date"] is not None and not case.get("district_commission"):
+        case["district_commission"], case["working_group"] = commission_and_group(case["case_id"])
     if case["closed_on"] is None and days > 300 and rng.random() < 0.25:
         case["closed_on"] = random_date(rng, opened + dt.timedelta(days=280), as_of).isoformat()
         case["closure_reason"] = rng.choices(CLOSURE_REASONS, weights=CLOSURE_WEIGHTS)[0]
@@ -132,6 +134,16 @@ def set_stage(case: dict[str, Any], rng: random.Random, as_of: dt.date) -> None:
     else:
         case["stage"] = ("diagnostic" if days < 20 else "contract" if days < 60
                          else "activity" if days < 270 else "reflection")
+
+
+def commission_and_group(case_id: str) -> tuple[str, str]:
+    """The district social commission that drew up the plan and the interagency working group that approved
+    the programme (60 and 22 of them, as in the Novgorod pilot). Drawn from the case id, not from the
+    sandbox's random stream, so adding them changed no other generated value."""
+    pick = random.Random(f"commission|{case_id}")
+    commission = pick.randint(1, 60)
+    return (f"Участковая социальная комиссия № {commission}",
+            f"Межведомственная рабочая группа № {1 + (commission - 1) * 22 // 60}")
 
 
 def _programme(rng: random.Random, opened: dt.date) -> list[dict[str, Any]]:

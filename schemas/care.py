@@ -57,6 +57,13 @@ class AccompanimentCase(CanonicalModel):
     level: AccompanimentLevel
     stage: AccompanimentStage
     curator: Curator | None = None
+    district_commission: str | None = Field(
+        default=None, max_length=200,
+        description="The district social commission (участковая социальная комиссия) that drew up the plan.")
+    working_group: str | None = Field(
+        default=None, max_length=200,
+        description="The interagency working group (межведомственная рабочая группа) that approved the "
+                    "individual programme.")
     individual_programme: list[PlannedService] = Field(default_factory=list)
     contract_date: dt.date | None = None
     opened_on: dt.date

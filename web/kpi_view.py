@@ -30,6 +30,8 @@ LABELS: dict[str, dict[str, str]] = {
     "reason": {**ClosureReason.labels(), "unknown": "причина не указана"},
     "kind": ServiceKind.labels(),
     "agency": Agency.labels(),
+    "commission": {"none": "комиссия не указана (случай на диагностике)"},
+    "group": {"none": "рабочая группа не указана (случай на диагностике)"},
 }
 
 
@@ -110,6 +112,10 @@ def write_xlsx(r: KpiReport, out: Path) -> None:
     _sheet(wb, "Категория × уровень × этап", ["категория", "уровень", "этап", "семей"],
            [[label("category", x["category"]), label("level", x["level"]), label("stage", x["stage"]),
              x["families"]] for x in r.by_category_level_stage])
+    _sheet(wb, "Комиссии", ["участковая социальная комиссия", "семей"],
+           [[label("commission", x["code"]), x["families"]] for x in r.by_commission])
+    _sheet(wb, "Рабочие группы", ["межведомственная рабочая группа", "семей"],
+           [[label("group", x["code"]), x["families"]] for x in r.by_working_group])
     _sheet(wb, "Случаи по месяцам", ["месяц", "открыто", "закрыто"],
            [[m["month"], m["opened"], m["closed"]] for m in r.cases_by_month])
     _sheet(wb, "Причины закрытия", ["причина", "случаев"],

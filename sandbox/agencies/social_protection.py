@@ -217,6 +217,7 @@ class CardBuilder:
             stage_code=STAGE_CODES[case["stage"]], curator_name=case["curator"]["name"],
             curator_organisation=case["curator"]["organisation"], opened=_date(case["opened_on"]),
             contract_date=_opt_date(case["contract_date"]), closed=_opt_date(case["closed_on"]),
+            commission=case.get("district_commission"), working_group=case.get("working_group"),
             closure_reason_code=CLOSURE_CODES[case["closure_reason"]] if case["closure_reason"] else None,
             programme=tuple(_planned(p) for p in case["programme"]),
         )

@@ -151,6 +151,8 @@ class SznCase:
     curator_organisation: str
     opened: dt.date
     contract_date: dt.date | None = None
+    commission: str | None = None
+    working_group: str | None = None
     closed: dt.date | None = None
     closure_reason_code: str | None = None
     programme: tuple[SznPlannedService, ...] = ()
@@ -242,6 +244,7 @@ def _case(c: SznCase) -> _Node:
         (_q("level"), {"code": c.level_code, "name": _label(LEVELS, c.level_code, "level")}, []),
         (_q("stage"), {"code": c.stage_code, "name": _label(STAGES, c.stage_code, "stage")}, []),
         (_q("curator"), {"name": c.curator_name, "organisation": c.curator_organisation}, []),
+        *_leaf("commission", c.commission), *_leaf("workingGroup", c.working_group),
         *_leaf("contractDate", c.contract_date), *_leaf("opened", c.opened), *closed,
         (_q("programme"), {}, planned),
     ]

@@ -210,7 +210,7 @@ def test_mapping_check_passes() -> None:
     result = subprocess.run([sys.executable, "-m", "hub", "mapping", "check", str(MAPPING)],
                             cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid mapping social_protection 1.0.0" in result.stdout
+    assert "valid mapping social_protection 1.1.0" in result.stdout
 
 
 def test_the_official_1_0_5_sample_stages_its_receiver_despite_an_unknown_measure() -> None:

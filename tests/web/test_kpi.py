@@ -100,3 +100,19 @@ def test_a_wrong_output_format_is_one_line(workspace: Workspace, tmp_path: Path,
                           text=True, env=env, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip() == "error: --out must end in .html or .xlsx, not .pdf"
+
+
+def test_families_by_district_commission_and_working_group(workspace: Workspace) -> None:
+    """The sandbox's cases carry them through the export, the XSD, the mapping and reconcile."""
+    with connect(workspace.database_url) as conn:
+        r = kpi.report(conn, START, END)
+    rows = workspace.sql(
+        """SELECT c.family_id, c.district_commission, c.working_group FROM accompaniment_case c
+           JOIN registry_family f ON f.registry_id = c.family_id AND f.status = 'active'
+           WHERE c.opened_on <= %s AND (c.closed_on IS NULL OR c.closed_on > %s)""", END, END)
+    assert any(commission for _, commission, _ in rows), "no case reached the registry with its commission"
+    for column, found in ((1, r.by_commission), (2, r.by_working_group)):
+        expected: dict[str, set[str]] = {}
+        for row in rows:
+            expected.setdefault(row[column] or "none", set()).add(row[0])
+        assert {x["code"]: x["families"] for x in found} == {k: len(v) for k, v in expected.items()}
