@@ -24,6 +24,9 @@ NOT_IMPORTED = {
     "pytest-xdist": "a pytest plugin (`make test` runs `pytest -n 2`)",
     "ruff": "a command (`make lint`)",
     "mypy": "a command (`make typecheck`)",
+    "jinja2": "FastAPI's Jinja2Templates imports it for hub web's pages",
+    "python-multipart": "FastAPI parses hub web's form posts with it",
+    "itsdangerous": "Starlette's SessionMiddleware signs hub web's session cookie with it",
 }
 
 

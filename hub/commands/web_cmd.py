@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ def user_add(username: str, role: str, agency: str | None, password_stdin: bool,
     from web.auth import hash_password
 
     name = username.strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_.-]{1,39}", name):
+        fail("a user name is 2–40 Latin letters, digits, '_', '.' or '-', starting with a letter")
     if agency and role != "operator":
         fail("--agency is for operators only")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(

@@ -19,7 +19,7 @@ REPR = (" object at 0x", "Traceback", "<class '", "File \"/")
 
 def _run(cmd: list[str], args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, **env})
+                          env={**os.environ, **env}, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,20 @@ CASES: list[tuple[str, list[str], int]] = [
     ("source new bad name", ["source", "new", "Bad Name", "--sample", "{bad_json}"], 1),
     ("source new undraftable sample", ["source", "new", "undraftable", "--sample", "{bad_json}",
                                        "--out", "{tmp}/u.yaml"], 1),
+    ("report kpi bad format", ["report", "kpi", "--out", "{tmp}/r.pdf"], 1),
+    ("report kpi bad date", ["report", "kpi", "--from", "yesterday", "--out", "{tmp}/r.html"], 2),
+    ("report kpi from after to", ["report", "kpi", "--from", "2026-02-01", "--to", "2026-01-01",
+                                  "--out", "{tmp}/r.html"], 1),
+    ("web bad port", ["web", "--port", "0"], 2),
+    ("web user add bad role", ["web", "user", "add", "anna", "--role", "king", "--password-stdin"], 2),
+    ("web user add bad name", ["web", "user", "add", "Анна; DROP", "--role", "steward",
+                               "--password-stdin"], 1),
+    ("web user add agency of a steward", ["web", "user", "add", "anna", "--role", "steward", "--agency",
+                                          "health", "--password-stdin"], 1),
+    ("web user add short password", ["web", "user", "add", "anna", "--role", "steward",
+                                     "--password-stdin"], 1),
+    ("web user disable unknown", ["web", "user", "disable", "nosuch"], 1),
+    ("web user list bad option", ["web", "user", "list", "--nosuch"], 2),
     ("sandbox generate bad families", ["sandbox", "generate", "--families", "many", "--out", "{tmp}/s"], 2),
 ]
 # Commands the sweep leaves out, each with why.
