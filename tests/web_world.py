@@ -71,7 +71,7 @@ class Workspace:
 @pytest.fixture(scope="session")
 def web_registry(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     sandbox = tmp_path_factory.mktemp("web") / "sbx"
-    with sandbox_region(pg_server_url, sandbox, 150, seed=41, prefix="hub_web") as url:
+    with sandbox_region(pg_server_url, sandbox, 320, seed=41, prefix="hub_web") as url:
         pull_all(url)
         reconcile(url)
         yield url, sandbox

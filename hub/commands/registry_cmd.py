@@ -136,14 +136,17 @@ def _side_by_side(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _decide(review_id: int, accept: bool, as_json: bool) -> None:
+reason_option = click.option("--reason", help="Why (kept with the decision, never in the audit log).")
+
+
+def _decide(review_id: int, accept: bool, reason: str | None, as_json: bool) -> None:
     from matching.errors import StewardError
     from matching.steward import decide_review
     from registry.db import connect
 
     try:
         with connect() as conn:
-            result = decide_review(conn, review_id, accept)
+            result = decide_review(conn, review_id, accept, reason=reason)
     except StewardError as exc:
         raise click.ClickException(str(exc)) from exc
     emit(
@@ -153,18 +156,20 @@ def _decide(review_id: int, accept: bool, as_json: bool) -> None:
 
 @review.command("accept")
 @click.argument("review_id", type=int)
+@reason_option
 @json_option
-def review_accept(review_id: int, as_json: bool) -> None:
+def review_accept(review_id: int, reason: str | None, as_json: bool) -> None:
     """Link the record to the candidate person (kept by every later run)."""
-    _decide(review_id, True, as_json)
+    _decide(review_id, True, reason, as_json)
 
 
 @review.command("reject")
 @click.argument("review_id", type=int)
+@reason_option
 @json_option
-def review_reject(review_id: int, as_json: bool) -> None:
+def review_reject(review_id: int, reason: str | None, as_json: bool) -> None:
     """Never link the record to the candidate person (kept by every later run)."""
-    _decide(review_id, False, as_json)
+    _decide(review_id, False, reason, as_json)
 
 
 @click.group()
@@ -175,8 +180,9 @@ def registry() -> None:
 @registry.command()
 @click.argument("registry_id")
 @click.argument("source_record", metavar="SOURCE:RECORD_ID")
+@reason_option
 @json_option
-def unmerge(registry_id: str, source_record: str, as_json: bool) -> None:
+def unmerge(registry_id: str, source_record: str, reason: str | None, as_json: bool) -> None:
     """Take SOURCE:RECORD_ID out of REGISTRY_ID into a new person, and never link them again."""
     from matching.errors import StewardError
     from matching.steward import unmerge as run
@@ -187,7 +193,7 @@ def unmerge(registry_id: str, source_record: str, as_json: bool) -> None:
         raise click.UsageError("SOURCE_RECORD is SOURCE:RECORD_ID, e.g. ngo:12345")
     try:
         with connect() as conn:
-            result = run(conn, registry_id, source, sid)
+            result = run(conn, registry_id, source, sid, reason=reason)
     except StewardError as exc:
         raise click.ClickException(str(exc)) from exc
     emit(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 
 from tests.web_world import Workspace, open_review
 
@@ -84,3 +86,14 @@ def test_a_decision_on_a_closed_item_says_why(workspace: Workspace) -> None:
                data={"decision": "accept", "csrf": workspace.csrf(s, "/steward")})
     assert r.status_code == 400
     assert "already" in r.text
+
+
+def test_the_cli_keeps_a_reason_as_the_page_does(workspace: Workspace, hub_cli: list[str]) -> None:
+    review = open_review(workspace)
+    env = {"HUB_DATABASE_URL": workspace.database_url, "HUB_ACTOR": "anna", "PATH": "/usr/bin:/bin"}
+    args = ["review", "reject", str(review), "--reason", "different mothers", "--json"]
+    done = subprocess.run([*hub_cli, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decision"] == "rejected"
+    assert workspace.sql("SELECT kind, actor, reason FROM steward_decision WHERE review_id = %s", review) == [
+        ("never_link", "anna", "different mothers")]
