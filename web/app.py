@@ -30,6 +30,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["ROLE_LABELS"] = auth.ROLE_LABELS
 templates.env.filters["human"] = labels.human
 templates.env.filters["attribute"] = labels.attribute
+templates.env.filters["code"] = labels.code
 _CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
 

@@ -13,30 +13,8 @@ from typing import Any
 from openpyxl import Workbook
 
 from registry.kpi import SUPPRESSED, KpiReport
-from schemas.codes import (
-    AccompanimentLevel,
-    AccompanimentStage,
-    Agency,
-    ClosureReason,
-    FamilyCategory,
-    ServiceKind,
-)
 from web import charts
-
-LABELS: dict[str, dict[str, str]] = {
-    "category": {**FamilyCategory.labels(), "none": "категория не указана"},
-    "level": AccompanimentLevel.labels(),
-    "stage": AccompanimentStage.labels(),
-    "reason": {**ClosureReason.labels(), "unknown": "причина не указана"},
-    "kind": ServiceKind.labels(),
-    "agency": Agency.labels(),
-    "commission": {"none": "комиссия не указана (случай на диагностике)"},
-    "group": {"none": "рабочая группа не указана (случай на диагностике)"},
-}
-
-
-def label(kind: str, code: Any) -> str:
-    return LABELS.get(kind, {}).get(str(code), str(code))
+from web.labels import code as label
 
 
 def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:

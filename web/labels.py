@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.codes import IdentifierKind, Sex
+from schemas.codes import (
+    AccompanimentLevel,
+    AccompanimentStage,
+    Agency,
+    ClosureReason,
+    FamilyCategory,
+    IdentifierKind,
+    MembershipRole,
+    ServiceKind,
+    Sex,
+)
 
 ATTRIBUTES = {
     "family_name": "фамилия",
@@ -22,7 +32,23 @@ COMPARISONS = {  # the person model's comparisons (matching/model.py), as a stew
     "snils": "СНИЛС", "oms": "полис ОМС", "birth_cert": "свидетельство о рождении", "address": "адрес",
     "shared_id": "общий идентификатор источников",
 }
+CODES: dict[str, dict[str, str]] = {
+    "category": {**FamilyCategory.labels(), "none": "категория не указана"},
+    "level": AccompanimentLevel.labels(),
+    "stage": AccompanimentStage.labels(),
+    "reason": {**ClosureReason.labels(), "unknown": "причина не указана"},
+    "kind": ServiceKind.labels(),
+    "agency": Agency.labels(),
+    "role": MembershipRole.labels(),
+    "commission": {"none": "комиссия не указана (случай на диагностике)"},
+    "group": {"none": "рабочая группа не указана (случай на диагностике)"},
+}
 _ADDRESS_PARTS = ("postal_code", "region", "district", "locality", "street", "house", "building", "flat")
+
+
+def code(kind: str, value: Any) -> str:
+    """The Russian label of a code (a category, level, stage, role…), else the code itself."""
+    return CODES.get(kind, {}).get(str(value), str(value))
 
 
 def attribute(name: str) -> str:

@@ -39,7 +39,7 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
                  "--disable-sync", "--lang=ru", "--window-size=1280,1000", f"--user-data-dir={tmp_path}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
-    driver.implicitly_wait(5)
+    driver.implicitly_wait(20)  # a loaded 2-core machine renders a chart page in seconds, not ms
     try:
         yield driver
     finally:
