@@ -93,3 +93,17 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, ylab
     if len(series) > 1:
         ax.legend()
     return _svg(fig, title)
+
+
+def grouped(labels: Sequence[str], series: dict[str, Sequence[float]], title: str, xlabel: str = "") -> str:
+    """Horizontal bars, one group per label and one bar per series in it (m and u of each level)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(labels) * max(1, len(series)) / 2 + 1.2))
+    height = 0.8 / max(1, len(series))
+    for k, (name, values) in enumerate(series.items()):
+        ax.barh([i + k * height for i in range(len(labels))], values, height=height, label=name)
+    ax.set_yticks([i + height * (len(series) - 1) / 2 for i in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    return _svg(fig, title)

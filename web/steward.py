@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from matching import steward as ops
-from web import charts, labels
+from matching.model_report import build as build_model_report
+from web import charts, labels, model_report
 from web.app import render
 from web.auth import User, require
 from web.db import registry
@@ -57,6 +58,15 @@ def review(request: Request, user: Signed, review_id: int) -> HTMLResponse:
                   item=item, fields=FIELDS, comparison_names=COMPARISONS,
                   rows=_rows(item), chart=chart, context=context, shared=shared,
                   record_person=record_person, flash=_DONE.get(request.query_params.get("done", "")))
+
+
+@router.get("/model", response_class=HTMLResponse, name="steward_model")
+def model(request: Request, user: Signed) -> HTMLResponse:
+    """The person model behind the weights: parameters, charts, thresholds with expected precision/recall."""
+    with registry(request) as conn:
+        report = build_model_report(conn)
+    return render(request, "steward_model.html", user=user, title="Модель сопоставления персон",
+                  **model_report.context(report["version"], report["parameters"], report["quality"]))
 
 
 @router.post("/review/{review_id}", name="steward_decide")

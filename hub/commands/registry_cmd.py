@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from hub.output import emit, json_option
+from hub.output import emit, fail, json_option
 
 
 @click.command()
@@ -170,6 +171,38 @@ def review_accept(review_id: int, reason: str | None, as_json: bool) -> None:
 def review_reject(review_id: int, reason: str | None, as_json: bool) -> None:
     """Never link the record to the candidate person (kept by every later run)."""
     _decide(review_id, False, reason, as_json)
+
+
+@matching.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as FILE.html.")
+@json_option
+def report(out: Path | None, as_json: bool) -> None:
+    """The model's parameters and charts; thresholds as probabilities with expected precision and recall."""
+    from matching.model_report import build
+    from registry.db import connect
+
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        fail(f"--out must end in .html, not {out.suffix or 'nothing'}")
+    with connect() as conn:
+        data = build(conn)
+    if out is not None:
+        from web.model_report import report_html
+
+        out.write_text(report_html(data), "utf-8")
+    emit({**data, "out": str(out) if out else None}, as_json, _model_text)
+
+
+def _model_text(d: dict[str, Any]) -> str:
+    q = d["quality"]
+    lines = [f"model {d['version']}: {q['records']} registry records, {q['scored_pairs']} scored pairs, "
+             f"{q['expected_matches']} expected matches"]
+    for t in q["thresholds"]:
+        lines.append(f"  {t['name']:<22} weight {t['weight']:>5}  probability {t['probability']:.4f}  "
+                     f"expected precision {t['expected_precision']}  recall {t['expected_recall']}")
+    if d["out"]:
+        lines.append(f"wrote {d['out']}")
+    return "\n".join(lines)
 
 
 @click.group()

@@ -90,6 +90,7 @@ CASES: list[tuple[str, list[str], int]] = [
     ("db url bad option", ["db", "url", "--nosuch"], 2),
     ("demo bad option", ["demo", "--nosuch"], 2),
     ("mapping schema bad option", ["mapping", "schema", "--nosuch"], 2),
+    ("matching report not html", ["matching", "report", "--out", "{tmp}/m.pdf"], 1),
     ("matching train bad option", ["matching", "train", "--nosuch"], 2),
     ("push run an unknown source", ["push", "run", "nosuch"], 1),
     ("quarantine list bad limit", ["quarantine", "list", "--limit", "many"], 2),

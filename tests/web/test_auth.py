@@ -10,7 +10,7 @@ from tests.web_world import ROLES, Workspace
 from web.auth import hash_password
 
 PAGES = {
-    "steward": ["/steward"],
+    "steward": ["/steward", "/steward/model"],
     "auditor": ["/auditor", "/auditor/audit", "/auditor/disclosures"],
     "manager": ["/manager"],
     "operator": ["/operator"],
