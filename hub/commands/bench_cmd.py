@@ -53,6 +53,29 @@ def match(families: int, nights: int, seed: int, server_url: str, keep: Path | N
     emit(result, as_json, _text)
 
 
+@bench.command()
+@click.option("--records", default="10000,100000", show_default=True,
+              help="Sizes in source records (the sandbox's truth rows), comma-separated.")
+@click.option("--seed", type=int, default=20261101, show_default=True)
+@click.option("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres", show_default=True,
+              help="PostgreSQL server where a throw-away database is created per size.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON here and the plot beside it (.png).")
+@json_option
+def night(records: str, seed: int, server_url: str, out: Path | None, as_json: bool) -> None:
+    """A whole first and incremental night per size, per stage, with peak RSS and plain Splink."""
+    from bench.night import run
+
+    try:
+        sizes = [int(s) for s in records.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter("sizes are whole numbers, e.g. 10000,100000",
+                                 param_hint="--records") from None
+    if not sizes or min(sizes) < 1000:
+        raise click.BadParameter("each size is at least 1000 source records", param_hint="--records")
+    emit(run(sizes, seed, server_url, out), as_json, _text)
+
+
 def _text(r: dict[str, object]) -> str:
     import json
 

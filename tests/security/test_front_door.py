@@ -83,6 +83,8 @@ CASES: list[tuple[str, list[str], int]] = [
     ("sandbox advance no data", ["sandbox", "advance", "--data", "{tmp}/none"], 2),
     ("sandbox advance not a sandbox", ["sandbox", "advance", "--data", "{dir}"], 1),
     ("sandbox serve not a sandbox", ["sandbox", "serve", "--data", "{dir}"], 1),
+    ("bench night bad sizes", ["bench", "night", "--records", "ten"], 2),
+    ("bench night too small", ["bench", "night", "--records", "10"], 2),
     ("bench too few families", ["bench", "match", "--families", "3"], 2),
     ("audit verify", ["audit", "verify", "--json", "--nosuch"], 2),
     ("audit checkpoint bad option", ["audit", "checkpoint", "--nosuch"], 2),

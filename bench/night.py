@@ -1,0 +1,160 @@
+"""``hub bench night``: the scale curve of a whole night — first and incremental — per stage, with a peer.
+
+For each size (source records = the sandbox's truth rows of night 1) a child process generates the sandbox,
+serves its four agencies on 127.0.0.1, and runs night 1 (pull every source, reconcile, push every agency),
+advances the sandbox one night and runs night 2 the same way; then a plain Splink dedupe of the same person
+records is timed and scored (``bench.plain_splink``). Each size runs in a process of its own so that its
+peak RSS (``ru_maxrss``) is its own. The result is one JSON (``--out``) and a PNG of the curve beside it.
+Numbers, never assertions; the machine is whatever runs it (2 cores here).
+
+    python -m bench.night --records 10000,100000 --out bench/results/night.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RECORDS_PER_FAMILY = 23  # truth rows per sandbox family on night 1 (2,000 families ≈ 46k rows)
+
+
+def _night(url: str, sandbox: Path, night: int) -> dict[str, Any]:
+    from bench.match import _pull_all
+    from connectors.config import load_sources
+    from connectors.push import push
+    from matching.evaluate import evaluate
+    from matching.reconcile import reconcile
+
+    pulls = _pull_all(url)
+    t = time.monotonic()
+    stats = reconcile(url)
+    reconcile_seconds = time.monotonic() - t
+    t = time.monotonic()
+    for source in load_sources().values():
+        if source.push is not None:
+            push(source, url)
+    push_seconds = time.monotonic() - t
+    accuracy = evaluate(sandbox, url)
+    return {
+        "night": night,
+        "stages": {"pull": round(sum(pulls.values()), 2), **stats["stage_seconds"],
+                   "reconcile": round(reconcile_seconds, 2), "push": round(push_seconds, 2)},
+        "pull_by_source": pulls,
+        "persons_changed": stats["persons"]["records"],
+        "persons": {k: accuracy["persons"][k] for k in ("precision", "recall", "f1")},
+        "seconds": round(sum(pulls.values()) + reconcile_seconds + push_seconds, 2),
+    }
+
+
+def truth_rows(sandbox: Path, night: int) -> int:
+    folder = sandbox / "truth" / f"night-{night:04d}"
+    return sum(sum(1 for _ in p.open(encoding="utf-8")) for p in folder.glob("records-*.jsonl"))
+
+
+def measure(families: int, seed: int, server_url: str) -> dict[str, Any]:
+    """One size, in this process: generate, night 1, advance, night 2, plain Splink."""
+    from bench.match import agencies, fresh_database
+    from bench.plain_splink import plain_splink
+    from sandbox.generate import advance, generate
+
+    with tempfile.TemporaryDirectory(prefix="hub-bench-night-") as work:
+        sandbox = Path(work) / "sandbox"
+        t = time.monotonic()
+        generate(sandbox, families, seed)
+        generate_seconds = time.monotonic() - t
+        with fresh_database(server_url) as url, agencies(sandbox):
+            first = _night(url, sandbox, 1)
+            t = time.monotonic()
+            advance(sandbox)
+            advance_seconds = time.monotonic() - t
+            second = _night(url, sandbox, 2)
+            plain = plain_splink(url, sandbox)
+        records = truth_rows(sandbox, 1)
+        changed = truth_rows(sandbox, 2)
+    return {
+        "families": families, "source_records": records, "changed_records_night_2": changed,
+        "changed_share_night_2": round(changed / max(records, 1), 4),
+        "generate_seconds": round(generate_seconds, 2), "advance_seconds": round(advance_seconds, 2),
+        "first_night": first, "incremental_night": second,
+        "splink_plain": {"seconds": plain["seconds"], "persons": plain["persons"]},
+        "persons_step_vs_plain": round(first["stages"].get("persons", 0.0) / max(plain["seconds"], 1e-9), 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "records_per_second_first_night": round(records / max(first["seconds"], 1e-9), 1),
+    }
+
+
+def run(records: list[int], seed: int, server_url: str, out: Path | None) -> dict[str, Any]:
+    """Every size in a child process of its own; the curve as JSON (and PNG beside ``out``)."""
+    sizes = []
+    for n in records:
+        families = max(50, round(n / RECORDS_PER_FAMILY))
+        child = subprocess.run([sys.executable, "-m", "bench.night", "--child", str(families), "--seed",
+                                str(seed), "--server-url", server_url], capture_output=True, text=True,
+                               check=False)
+        if child.returncode != 0:
+            sizes.append({"families": families, "error": child.stderr.strip().splitlines()[-1:]})
+            continue
+        sizes.append(json.loads(child.stdout))
+    result = {"seed": seed, "sizes": sizes}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        plot(result, out.with_suffix(".png"))
+    return result
+
+
+def plot(result: dict[str, Any], png: Path) -> None:
+    """Seconds per stage against source records (log-log), first and incremental night, and peak RSS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [s for s in result["sizes"] if "error" not in s]
+    if not done:
+        return
+    x = [s["source_records"] for s in done]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, night, title in ((axes[0], "first_night", "first night"), (axes[1], "incremental_night",
+                                                                      "incremental night")):
+        for stage in ("pull", "persons", "families", "care", "golden", "push"):
+            ys = [s[night]["stages"].get(stage) for s in done]
+            if all(y is not None for y in ys):
+                ax.plot(x, ys, marker="o", label=stage)
+        ax.plot(x, [s[night]["seconds"] for s in done], marker="s", color="black", label="whole night")
+        if night == "first_night":
+            ax.plot(x, [s["splink_plain"]["seconds"] for s in done], marker="^", linestyle="--",
+                    label="plain Splink (peer)")
+        ax.set(xscale="log", yscale="log", xlabel="source records", ylabel="seconds", title=title)
+        ax.legend(fontsize=8)
+    axes[2].plot(x, [s["peak_rss_mib"] for s in done], marker="o")
+    axes[2].set(xscale="log", xlabel="source records", ylabel="MiB", title="peak RSS")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", default="10000,100000", help="Sizes in source records, comma-separated.")
+    parser.add_argument("--seed", type=int, default=20261101)
+    parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one size, this process (families)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.seed, args.server_url)))
+        return
+    sizes = [int(s) for s in args.records.split(",") if s.strip()]
+    print(json.dumps(run(sizes, args.seed, args.server_url, args.out), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
