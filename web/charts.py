@@ -87,6 +87,8 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, ylab
         ax.plot(range(len(x)), ys, marker="o", label=name)
     step = max(1, math.ceil(len(x) / 12))
     ax.set_xticks(range(0, len(x), step), [x[i] for i in range(0, len(x), step)], rotation=30, ha="right")
+    if all(v >= 0 for ys in series.values() for v in ys):
+        ax.set_ylim(bottom=0)  # a count or a rate: no negative axis below it
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
