@@ -33,11 +33,11 @@ class KpiReport:
     by_category_level_stage: list[dict[str, Any]]
     cases_by_month: list[dict[str, Any]]
     closure_reasons: list[dict[str, Any]]
-    closed_cases: int
-    closed_positive: int
+    closed_cases: int | str
+    closed_positive: int | str
     positive_share: float | None
     services: list[dict[str, Any]]
-    durations: dict[str, dict[str, float | int | None]]
+    durations: dict[str, dict[str, Any]]
     no_curator: int | str
     no_programme: int | str
     one_agency: int | str
@@ -179,15 +179,25 @@ _COUNTS = ("families", "services")
 
 
 def suppress(report: KpiReport) -> KpiReport:
-    """The report as a manager may see it: every family count of 1–4 becomes ``"<5"``."""
+    """The report as a manager may see it: every count of 1–4 families (or cases) becomes ``"<5"``.
+
+    A row about fewer than five families hides its other counts too (10 services of 2 families); a median
+    of fewer than five cases is one family's own duration, so it goes too; so does a share of fewer than
+    five closed cases.
+    """
     def cell(value: Any) -> Any:
         return SUPPRESSED if isinstance(value, int) and 0 < value < SMALL_CELL else value
 
     def rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # a row about fewer than five families hides its other counts too (10 services of 2 families)
         return [{k: SUPPRESSED if k in _COUNTS and cell(r.get("families")) == SUPPRESSED else v
                  for k, v in r.items()} for r in items]
 
+    def durations(d: dict[str, float | int | None]) -> dict[str, Any]:
+        small = cell(d["cases"]) == SUPPRESSED
+        return {"cases": cell(d["cases"]), "median_days": None if small else d["median_days"],
+                "p90_days": None if small else d["p90_days"]}
+
+    few_closed = cell(report.closed_cases) == SUPPRESSED
     return KpiReport(
         **{
             **asdict(report),
@@ -198,6 +208,13 @@ def suppress(report: KpiReport) -> KpiReport:
             "by_commission": rows(report.by_commission),
             "by_working_group": rows(report.by_working_group),
             "by_category_level_stage": rows(report.by_category_level_stage),
+            "cases_by_month": [{"month": m["month"], "opened": cell(m["opened"]), "closed": cell(m["closed"])}
+                               for m in report.cases_by_month],
+            "closure_reasons": [{**c, "cases": cell(c["cases"])} for c in report.closure_reasons],
+            "closed_cases": cell(report.closed_cases),
+            "closed_positive": cell(report.closed_positive),
+            "positive_share": None if few_closed else report.positive_share,
+            "durations": {k: durations(v) for k, v in report.durations.items()},
             "services": rows(report.services),
             "no_curator": cell(report.no_curator),
             "no_programme": cell(report.no_programme),

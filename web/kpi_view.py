@@ -48,8 +48,8 @@ def context(r: KpiReport) -> dict[str, Any]:
                 target=r.target_positive_share * 100),
             "months": charts.lines(
                 [m["month"] for m in r.cases_by_month],
-                {"открыто": [m["opened"] for m in r.cases_by_month],
-                 "закрыто": [m["closed"] for m in r.cases_by_month]},
+                {"открыто": [_num(m["opened"]) for m in r.cases_by_month],
+                 "закрыто": [_num(m["closed"]) for m in r.cases_by_month]},
                 "Случаи сопровождения по месяцам", "случаев"),
             "categories": charts.bars(
                 [label("category", c["code"]) for c in r.by_category],

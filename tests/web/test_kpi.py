@@ -116,3 +116,26 @@ def test_families_by_district_commission_and_working_group(workspace: Workspace)
         for row in rows:
             expected.setdefault(row[column] or "none", set()).add(row[0])
         assert {x["code"]: x["families"] for x in found} == {k: len(v) for k, v in expected.items()}
+
+
+def test_a_period_with_few_closures_shows_no_share_and_no_median(workspace: Workspace) -> None:
+    """Fewer than five closed cases: their count, share and durations would describe single families."""
+    day = workspace.sql("""SELECT closed_on FROM accompaniment_case WHERE closed_on IS NOT NULL
+                           GROUP BY 1 HAVING count(*) BETWEEN 1 AND 4 ORDER BY 1 LIMIT 1""")[0][0]
+    with connect(workspace.database_url) as conn:
+        raw = kpi.report(conn, day, day)
+    shown = kpi.suppress(raw)
+    assert 0 < raw.closed_cases < 5
+    assert shown.closed_cases == "<5"
+    assert shown.positive_share is None
+    assert all(c["cases"] == "<5" for c in shown.closure_reasons)
+    closure = shown.durations["contract_to_closure"]
+    assert closure["median_days"] is None
+    assert closure["p90_days"] is None
+    month = [m for m in shown.cases_by_month if m["closed"] != 0]
+    assert month
+    assert month[0]["closed"] == "<5"
+    page = workspace.session("manager").get(f"{workspace.base}/manager",
+                                            params={"date_from": day.isoformat(), "date_to": day.isoformat()})
+    assert page.status_code == 200
+    assert "None" not in page.text
