@@ -78,20 +78,25 @@ def web_registry(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def workspace(
-    web_registry: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Workspace]:
+def workspace(web_registry: tuple[str, Path]) -> Iterator[Workspace]:
     url, sandbox = web_registry
     port = free_port()
     ws = Workspace(f"http://127.0.0.1:{port}", url, sandbox)
     with connect(url) as conn:
         for role in ROLES:
             web_users.save_user(conn, role, role, None, hash_password(ws.password(role)))
+    # The secret is read once, when the app is made; the environment is put back at once, because it is
+    # this worker's for the rest of the session (a changed HUB_HOME would move the audit keys and
+    # checkpoints of every later test in it).
     saved = dict(os.environ)
     os.environ["HUB_WEB_SECRET"] = secrets.token_urlsafe(40)
-    os.environ["HUB_HOME"] = str(tmp_path_factory.mktemp("web-home"))
-    server = uvicorn.Server(uvicorn.Config(create_app(database_url=url), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    try:
+        app = create_app(database_url=url)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -103,8 +108,6 @@ def workspace(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def open_review(ws: Workspace, skip: set[int] | None = None, status: str = "open") -> int:
