@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import statistics
 import subprocess
@@ -77,7 +78,7 @@ def test_the_manager_page_shows_the_numbers(workspace: Workspace) -> None:
 def test_hub_report_kpi_writes_the_same_numbers(workspace: Workspace, tmp_path: Path, hub_cli: list[str],
                                                 suffix: str) -> None:
     out = tmp_path / f"report{suffix}"
-    env = {"HUB_DATABASE_URL": workspace.database_url, "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "HUB_DATABASE_URL": workspace.database_url}
     done = subprocess.run([*hub_cli, "report", "kpi", "--from", START.isoformat(), "--to", END.isoformat(),
                            "--out", str(out), "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -95,7 +96,7 @@ def test_hub_report_kpi_writes_the_same_numbers(workspace: Workspace, tmp_path: 
 
 
 def test_a_wrong_output_format_is_one_line(workspace: Workspace, tmp_path: Path, hub_cli: list[str]) -> None:
-    env = {"HUB_DATABASE_URL": workspace.database_url, "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "HUB_DATABASE_URL": workspace.database_url}
     done = subprocess.run([*hub_cli, "report", "kpi", "--out", str(tmp_path / "r.pdf")], capture_output=True,
                           text=True, env=env, timeout=60)
     assert done.returncode == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_expected_precision_and_recall_fall_and_rise_with_the_threshold(workspac
 
 def test_the_cli_writes_the_report(workspace: Workspace, tmp_path: Path, hub_cli: list[str]) -> None:
     out = tmp_path / "model.html"
-    env = {"HUB_DATABASE_URL": workspace.database_url, "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "HUB_DATABASE_URL": workspace.database_url}
     done = subprocess.run([*hub_cli, "matching", "report", "--out", str(out), "--json"], capture_output=True,
                           text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 
@@ -90,7 +91,7 @@ def test_a_decision_on_a_closed_item_says_why(workspace: Workspace) -> None:
 
 def test_the_cli_keeps_a_reason_as_the_page_does(workspace: Workspace, hub_cli: list[str]) -> None:
     review = open_review(workspace)
-    env = {"HUB_DATABASE_URL": workspace.database_url, "HUB_ACTOR": "anna", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "HUB_DATABASE_URL": workspace.database_url, "HUB_ACTOR": "anna"}
     args = ["review", "reject", str(review), "--reason", "different mothers", "--json"]
     done = subprocess.run([*hub_cli, *args], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
