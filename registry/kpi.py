@@ -189,8 +189,11 @@ def suppress(report: KpiReport) -> KpiReport:
         return SUPPRESSED if isinstance(value, int) and 0 < value < SMALL_CELL else value
 
     def rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{k: SUPPRESSED if k in _COUNTS and cell(r.get("families")) == SUPPRESSED else v
-                 for k, v in r.items()} for r in items]
+        def small(r: dict[str, Any]) -> bool:  # services to persons only have no family to count
+            return cell(r.get("families")) == SUPPRESSED or (
+                r.get("families") == 0 and cell(r.get("services")) == SUPPRESSED)
+
+        return [{k: SUPPRESSED if k in _COUNTS and small(r) else v for k, v in r.items()} for r in items]
 
     def durations(d: dict[str, float | int | None]) -> dict[str, Any]:
         small = cell(d["cases"]) == SUPPRESSED

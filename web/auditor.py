@@ -144,9 +144,9 @@ def disclosure_register(request: Request, user: Signed, person: str = "", agency
         counts = disclosures.counts(conn)
         rows = disclosures.listing(conn, person.strip().upper() or None, agency.strip() or None, limit=200) \
             if person or agency else []
-        if person:
-            audit.append(conn, "web.disclosures", "person", person.strip().upper(), {"rows": len(rows)},
-                         who=user.actor)
+        if person or agency:  # a listing names persons, whichever filter chose them
+            audit.append(conn, "web.disclosures", "person" if person else "agency",
+                         (person.strip().upper() or agency.strip())[:64], {"rows": len(rows)}, who=user.actor)
     return render(request, "auditor_disclosures.html", user=user, title="Реестр передачи сведений",
                   counts=counts, rows=rows, person=person, agency=agency)
 

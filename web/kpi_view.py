@@ -20,7 +20,8 @@ from web.labels import code as label
 def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The last twelve months up to today."""
     end = today or dt.date.today()
-    return end.replace(year=end.year - 1) + dt.timedelta(days=1), end
+    # 365 days ending today; not end.replace(year=…), which fails on 29 February
+    return end - dt.timedelta(days=364), end
 
 
 def _num(value: Any) -> float:

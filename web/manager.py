@@ -30,7 +30,9 @@ def _period(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
         end = dt.date.fromisoformat(date_to) if date_to else end
     except ValueError:
         pass  # a malformed date in the address bar: the default period, not an error page
-    return (start, end) if start <= end else (end, start)
+    start, end = (start, end) if start <= end else (end, start)
+    # at most ten years: a period of centuries is thousands of months of work for one page view
+    return max(start, end - dt.timedelta(days=3653)), end
 
 
 def _report(request: Request, user: User, start: dt.date, end: dt.date) -> kpi.KpiReport:

@@ -140,3 +140,11 @@ def test_a_period_with_few_closures_shows_no_share_and_no_median(workspace: Work
                                             params={"date_from": day.isoformat(), "date_to": day.isoformat()})
     assert page.status_code == 200
     assert "None" not in page.text
+
+
+def test_the_default_period_is_a_year_even_from_29_february() -> None:
+    from web.kpi_view import default_period
+
+    start, end = default_period(dt.date(2028, 2, 29))
+    assert (end - start).days == 364
+    assert start == dt.date(2027, 3, 2)
