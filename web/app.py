@@ -31,6 +31,7 @@ templates.env.globals["ROLE_LABELS"] = auth.ROLE_LABELS
 templates.env.filters["human"] = labels.human
 templates.env.filters["attribute"] = labels.attribute
 templates.env.filters["code"] = labels.code
+templates.env.filters["pathquote"] = lambda value: quote(str(value), safe="/")  # ids inside a URL path
 _CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
 
@@ -150,4 +151,5 @@ def _safe_next(target: str) -> str:
 
 
 def _url(request: Request, path: str) -> str:
-    return str(request.scope.get("root_path", "")) + path
+    """A path of this app, under the prefix ``url_for`` uses too (where Airflow or another app mounted it)."""
+    return str(request.scope.get("app_root_path", request.scope.get("root_path", ""))) + path

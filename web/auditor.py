@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -51,7 +51,9 @@ def search(request: Request, user: Signed, q: str = "", purpose: str = "", as_of
     if _ENTITY.fullmatch(q.upper()):
         url = request.url_for("auditor_entity", entity_id=q.upper())
     elif record.strip() and _SOURCE.fullmatch(source.strip()) and _RECORD.fullmatch(record.strip()):
-        url = request.url_for("auditor_source", source=source.strip(), record_id=record.strip())
+        # quoted: an agency's id may hold ? # % (Starlette's path parameters are not encoded for us)
+        url = request.url_for("auditor_source", source=source.strip(),
+                              record_id=quote(record.strip(), safe="/"))
     else:
         return render(request, "auditor_search.html", status_code=400, user=user,
                       title="Происхождение данных", q="", purpose=why, as_of=as_of, error=(

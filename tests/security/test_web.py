@@ -94,3 +94,11 @@ def test_error_pages_name_no_personal_value(workspace: Workspace) -> None:
     r = s.get(workspace.base + "/steward/review/999999999")
     assert r.status_code == 400
     assert re.search(r"no review item 999999999", r.text)
+
+
+def test_a_record_id_with_url_characters_stays_whole(workspace: Workspace) -> None:
+    s = workspace.session("auditor")
+    for record in ("x?purpose=forged", "a#b", "50%41", "Patient/../../etc"):
+        r = s.get(workspace.base + "/auditor", params={"q": f"health:{record}", "purpose": "probe"})
+        assert r.status_code == 404, (record, r.status_code, r.url)
+        assert f"no staged record health:{record}" in r.text.replace("&#34;", '"'), record
