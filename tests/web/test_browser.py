@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.web_world import Workspace, open_review
 
@@ -95,7 +97,9 @@ def test_a_steward_accepts_a_pair(browser: WebDriver, workspace: Workspace) -> N
     _shot(browser, "steward-pair")
     browser.find_element(By.ID, "reason").send_keys("проверено по документам")
     browser.find_element(By.ID, "accept").click()
-    assert browser.find_element(By.ID, "status").text == "accepted"
+    # the click starts a navigation: the old page's #status may be found, then go stale — wait for the new one
+    WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_element(By.ID, "status").text == "accepted")
     _shot(browser, "steward-accepted")
     assert workspace.sql("SELECT status, decided_by FROM review_item WHERE review_id = %s", review) == [
         ("accepted", "web:steward")]
