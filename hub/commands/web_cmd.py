@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ def web(ctx: click.Context, host: str, port: int) -> None:
     from registry.web_users import list_users
     from web.app import create_app
 
+    with socket.socket() as probe:  # uvicorn would report a taken port in its own words, exit code 3
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or 'address unavailable'}")
     upgrade_registry()
     with connect() as conn:
         users = list_users(conn)

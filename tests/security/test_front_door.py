@@ -180,3 +180,15 @@ def test_an_unmigrated_registry_says_what_to_do(hub_cli: list[str], empty_databa
         done = _run(hub_cli, args, {"HUB_DATABASE_URL": empty_database_url})
         _assert_one_error_line(done, 1)
         assert "hub db upgrade" in done.stderr
+
+
+def test_hub_web_on_a_taken_port_is_one_error_line(hub_cli: list[str], database_url: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run(hub_cli, ["web", "--port", str(port)], {"HUB_DATABASE_URL": database_url})
+    _assert_one_error_line(done, 1)
+    assert "cannot listen on 127.0.0.1" in done.stderr
