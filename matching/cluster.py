@@ -83,8 +83,15 @@ def cluster(
     labelled ``new:N`` (the caller allocates the ids).
     """
     uf = UnionFind()
+    first_of: dict[str, str] = {}
     for key, registry_id in existing.items():
         uf.add(key, registry_id)
+        # The records of one registry id are one person: a merge of that id moves all of them, also those
+        # no edge of tonight touches (left behind, they would point at a tombstone).
+        if registry_id in first_of:
+            uf.union(first_of[registry_id], key)
+        else:
+            first_of[registry_id] = key
     for key in new_keys:
         uf.add(key)
     refused = []

@@ -22,6 +22,7 @@ from psycopg2.extras import execute_values
 from matching import store
 from matching.cluster import Edge, cluster
 from matching.store import Conn, record_key, split_key
+from matching.store import MembershipRow as Membership
 from matching.survivorship import load_policy
 
 ROLE_ORDER = ("mother", "father", "guardian", "foster_parent", "child", "other_relative")
@@ -40,26 +41,22 @@ class FamilyStats:
     golden_updated: int = 0
 
 
-def households_by_person(conn: Conn) -> dict[str, set[str]]:
+def households_by_person(memberships: list[Membership]) -> dict[str, set[str]]:
     """Person record key → the household keys it belongs to now (from current memberships)."""
     out: dict[str, set[str]] = defaultdict(set)
-    for row in store.current_records(conn, ["membership"]):
-        m = row.canonical
-        if m.get("period_to"):
+    for m in memberships:
+        if m.period_to:
             continue
-        out[record_key(row.source, m["person_ref"])].add(record_key(row.source, m["family_ref"]))
+        out[record_key(m.source, m.person_ref)].add(record_key(m.source, m.family_ref))
     return out
 
 
-def reconcile_families(conn: Conn, run_id: int) -> FamilyStats:
+def reconcile_families(conn: Conn, run_id: int, memberships: list[Membership]) -> FamilyStats:
     """Cluster households into registry families; rebuild memberships and categories."""
     stats = FamilyStats()
-    memberships = store.current_records(conn, ["membership"])
-    families = {r.key: r for r in store.current_records(conn, ["family"])}
+    families = store.current_household_categories(conn)
     person_ids = _person_ids(conn)
-    households = sorted(
-        {record_key(r.source, r.canonical["family_ref"]) for r in memberships} | set(families)
-    )
+    households = sorted({record_key(m.source, m.family_ref) for m in memberships} | set(families))
     stats.households = len(households)
     existing = _existing_family_links(conn)
     edges = _shared_person_edges(memberships, person_ids)
@@ -104,15 +101,14 @@ def _existing_family_links(conn: Conn) -> dict[str, str]:
         return {record_key(s, i): str(f) for s, i, f in cur.fetchall()}
 
 
-def _shared_person_edges(memberships: list[store.StagedRow], person_ids: dict[str, str]) -> list[Edge]:
+def _shared_person_edges(memberships: list[Membership], person_ids: dict[str, str]) -> list[Edge]:
     """Chain the households of each registry person (current memberships only)."""
     by_person: dict[str, list[str]] = defaultdict(list)
-    for row in memberships:
-        m = row.canonical
-        person = person_ids.get(record_key(row.source, m["person_ref"]))
-        if person is None or m.get("period_to"):
+    for m in memberships:
+        person = person_ids.get(record_key(m.source, m.person_ref))
+        if person is None or m.period_to:
             continue
-        by_person[person].append(record_key(row.source, m["family_ref"]))
+        by_person[person].append(record_key(m.source, m.family_ref))
     edges = []
     for person, hhs in by_person.items():
         chain = sorted(set(hhs))
@@ -139,22 +135,17 @@ def _link_households(conn: Conn, assignment: dict[str, str], existing: dict[str,
 
 
 def _rebuild_memberships(
-    conn: Conn, memberships: list[store.StagedRow], assignment: dict[str, str], person_ids: dict[str, str]
+    conn: Conn, memberships: list[Membership], assignment: dict[str, str], person_ids: dict[str, str]
 ) -> int:
     trust = load_policy()["family"]["role"]["trust"]
     best: dict[tuple[str, str], tuple[tuple[int, str, str], tuple[Any, ...]]] = {}
-    for row in memberships:
-        m = row.canonical
-        family = assignment.get(record_key(row.source, m["family_ref"]))
-        person = person_ids.get(record_key(row.source, m["person_ref"]))
+    for m in memberships:
+        family = assignment.get(record_key(m.source, m.family_ref))
+        person = person_ids.get(record_key(m.source, m.person_ref))
         if family is None or person is None:
             continue
-        rank = (
-            trust.index(row.source) if row.source in trust else len(trust),
-            row.source,
-            row.source_record_id,
-        )
-        values = (m["role"], m.get("period_from"), m.get("period_to"), row.source, row.source_record_id)
+        rank = (trust.index(m.source) if m.source in trust else len(trust), m.source, m.source_record_id)
+        values = (m.role, m.period_from, m.period_to, m.source, m.source_record_id)
         if (family, person) not in best or rank < best[(family, person)][0]:
             best[(family, person)] = (rank, values)
     rows = [(f, p, *v) for (f, p), (_, v) in sorted(best.items())]
@@ -170,18 +161,20 @@ def _rebuild_memberships(
     return len(rows)
 
 
-def _rebuild_categories(conn: Conn, families: dict[str, store.StagedRow], assignment: dict[str, str]) -> int:
+def _rebuild_categories(
+    conn: Conn, families: dict[str, tuple[str, str, list[dict[str, Any]]]], assignment: dict[str, str]
+) -> int:
     trust = load_policy()["family"]["categories"]["trust"]
     best: dict[tuple[str, str], tuple[tuple[int, bool, str, str], tuple[Any, ...]]] = {}
-    for key, row in families.items():
+    for key, (source, source_record_id, categories) in families.items():
         family = assignment.get(key)
         if family is None:
             continue
-        trust_rank = trust.index(row.source) if row.source in trust else len(trust)
-        for cat in row.canonical.get("categories", []):
+        trust_rank = trust.index(source) if source in trust else len(trust)
+        for cat in categories:
             # A category still open beats one whose period ended (an EGISSO measure's term, say).
-            rank = (trust_rank, cat.get("until") is not None, row.source, row.source_record_id)
-            values = (cat.get("since"), cat.get("until"), row.source)
+            rank = (trust_rank, cat.get("until") is not None, source, source_record_id)
+            values = (cat.get("since"), cat.get("until"), source)
             if (family, cat["category"]) not in best or rank < best[(family, cat["category"])][0]:
                 best[(family, cat["category"])] = (rank, values)
     rows = [(f, c, *v) for (f, c), (_, v) in sorted(best.items())]
@@ -215,25 +208,29 @@ cases AS (
     FROM accompaniment_case ORDER BY family_id, (closed_on IS NULL) DESC, opened_on DESC),
 households AS (
     SELECT family_id, jsonb_agg(DISTINCT source_code) AS sources FROM entity_link
-    WHERE record_kind = 'family' AND valid_to IS NULL GROUP BY family_id)
-UPDATE registry_family f
-SET golden = jsonb_strip_nulls(jsonb_build_object(
+    WHERE record_kind = 'family' AND valid_to IS NULL GROUP BY family_id),
+fresh AS (
+    SELECT f2.registry_id, jsonb_strip_nulls(jsonb_build_object(
         'members', coalesce(m.members, '[]'::jsonb), 'categories', coalesce(c.categories, '[]'::jsonb),
         'accompaniment', a.accompaniment, 'sources', coalesce(h.sources, '[]'::jsonb),
-        'address', addr.address)),
-    updated_at = now()
-FROM registry_family f2
-LEFT JOIN members m ON m.family_id = f2.registry_id
-LEFT JOIN cats c ON c.family_id = f2.registry_id
-LEFT JOIN cases a ON a.family_id = f2.registry_id
-LEFT JOIN households h ON h.family_id = f2.registry_id
-LEFT JOIN LATERAL (
-    SELECT s.canonical -> 'address' AS address FROM entity_link l
-    JOIN staged_record s ON s.source_code = l.source_code AND s.source_record_id = l.source_record_id
-         AND s.record_kind = 'family' AND s.superseded_by IS NULL AND s.deleted_at IS NULL
-    WHERE l.family_id = f2.registry_id AND l.valid_to IS NULL AND s.canonical ? 'address'
-    ORDER BY array_position(%s::text[], l.source_code), s.staged_at DESC LIMIT 1) addr ON true
-WHERE f.registry_id = f2.registry_id AND f.status = 'active'
+        'address', addr.address)) AS golden
+    FROM registry_family f2
+    LEFT JOIN members m ON m.family_id = f2.registry_id
+    LEFT JOIN cats c ON c.family_id = f2.registry_id
+    LEFT JOIN cases a ON a.family_id = f2.registry_id
+    LEFT JOIN households h ON h.family_id = f2.registry_id
+    LEFT JOIN LATERAL (
+        SELECT s.canonical -> 'address' AS address FROM entity_link l
+        JOIN staged_record s ON s.source_code = l.source_code AND s.source_record_id = l.source_record_id
+             AND s.record_kind = 'family' AND s.superseded_by IS NULL AND s.deleted_at IS NULL
+        WHERE l.family_id = f2.registry_id AND l.valid_to IS NULL AND s.canonical ? 'address'
+        ORDER BY array_position(%s::text[], l.source_code), s.staged_at DESC LIMIT 1) addr ON true
+    WHERE f2.status = 'active')
+-- Only a golden record that changed is written: an unchanged family keeps its row, its updated_at and
+-- its WAL (every family used to be rewritten every night).
+UPDATE registry_family f SET golden = n.golden, updated_at = now()
+FROM fresh n
+WHERE f.registry_id = n.registry_id AND f.golden IS DISTINCT FROM n.golden
 """
 
 

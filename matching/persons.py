@@ -10,12 +10,13 @@ import hashlib
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg2.extras import execute_values
 
-from matching import store
+from matching import candidates, store
 from matching.cluster import Edge, UnionFind, cluster
 from matching.config import MatchingConfig
 from matching.features import person_features
@@ -58,16 +59,20 @@ def reconcile_persons(
     alive = [r for r in rows if not r.deleted]
     _forget_deleted([r for r in rows if r.deleted], conn, run_id, stats)
     features = {r.key: person_features(r.key, r.source, Person.model_validate(r.canonical)) for r in alive}
-    existing_rows, existing_ids = store.existing_features(conn)
-    others = [f for f in existing_rows if f["unique_id"] not in features]
+    never, forced = store.steward_decisions(conn)
+    stored = candidates.load(conn, model, features, {rid for key, rid in forced if key in features}, run_id)
+    existing_ids, others = stored.ids, stored.others
+    stats.extra.update(
+        candidates=len(others), stored_loaded=len(existing_ids), keys_rebuilt=stored.keys_rebuilt
+    )
     new = list(features.values())
     edges = rule_edges(new, others, cfg.max_records_per_identifier)
     stats.rule_links = len(edges)
     auto, review = _scored_edges(model, new, others, cfg)
     stats.auto_links = len(auto)
-    supported, review = _family_support(edges + auto, review, existing_ids, households, cfg)
+    support_ids = {**_member_ids(conn, review, households, existing_ids), **existing_ids}
+    supported, review = _family_support(edges + auto, review, support_ids, households, cfg)
     stats.family_supported = len(supported)
-    never, forced = store.steward_decisions(conn)
     forced_edges = [
         Edge(key, _any_record_of(rid, existing_ids), "steward_link")
         for key, rid in forced
@@ -92,12 +97,23 @@ def reconcile_persons(
         explanations=explanations,
         households=households,
         run_id=run_id,
+        block_keys=candidates.key_function(model)[1],
     )
     stats.review_items = _queue_reviews(conn, review, assignment, model_version, run_id)
     affected = {assignment[k] for k in features} | {s for _, s in result.merges}
     affected |= {assignment[k] for k, rid in existing_ids.items() if assignment.get(k) != rid}
     stats.golden_updated, stats.conflicts = refresh_golden(conn, sorted(a for a in affected if a), run_id)
     return stats
+
+
+def _member_ids(
+    conn: Conn, review: list[Edge], households: dict[str, set[str]], known: dict[str, str]
+) -> dict[str, str]:
+    """Registry ids of the household members of review pairs' records that are not loaded yet."""
+    wanted = {e for edge in review for e in (edge.left, edge.right)}
+    hhs = {hh for key in wanted for hh in households.get(key, ())}
+    members = {key for key, mine in households.items() if mine & hhs} - known.keys()
+    return store.registry_ids_of(conn, members)
 
 
 def _forget_deleted(rows: list[StagedRow], conn: Conn, run_id: int, stats: PersonStats) -> None:
@@ -266,6 +282,7 @@ def _write_links(
     explanations: dict[str, tuple[str, float | None, dict[str, Any]]],
     households: dict[str, set[str]],
     run_id: int,
+    block_keys: Callable[[dict[str, Any]], list[int]] | None,
 ) -> None:
     links = []
     for row in rows:
@@ -297,7 +314,10 @@ def _write_links(
         )
     store.set_links(conn, "person", links, run_id)
     store.save_features(
-        conn, [(r, features[r.key], assignment[r.key], _household(households, r.key)) for r in rows], run_id
+        conn,
+        [(r, features[r.key], assignment[r.key], _household(households, r.key)) for r in rows],
+        run_id,
+        block_keys,
     )
     if moved:
         with conn.cursor() as cur:

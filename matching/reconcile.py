@@ -17,7 +17,7 @@ from matching.config import load_config
 from matching.families import households_by_person, reconcile_families, refresh_family_golden
 from matching.model import latest_model
 from matching.persons import reconcile_persons
-from matching.store import mark_reconciled, pending
+from matching.store import current_memberships, mark_reconciled, pending
 from registry.db import connect, database_url
 from registry.runs import exclusive_run, finish_run, start_run
 
@@ -53,11 +53,12 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     people = pending(conn, ["person"])
     care_rows = pending(conn, CARE_KINDS)
     others = pending(conn, ["family", "membership"])
-    households = households_by_person(conn)
+    memberships = current_memberships(conn)  # persons' family support and the family step share them
+    households = households_by_person(memberships)
     persons = reconcile_persons(conn, people, households, model, version, cfg, run_id)
     timings["persons"] = round(time.monotonic() - t0, 2)
     t1 = time.monotonic()
-    families = reconcile_families(conn, run_id)
+    families = reconcile_families(conn, run_id, memberships)
     timings["families"] = round(time.monotonic() - t1, 2)
     t2 = time.monotonic()
     care, attached = reconcile_care(conn, care_rows)

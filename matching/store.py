@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,42 @@ def current_records(conn: Conn, kinds: Iterable[str]) -> list[StagedRow]:
         return [StagedRow(*row) for row in cur.fetchall()]
 
 
+@dataclass(frozen=True)
+class MembershipRow:
+    """A current source membership: who belongs to which source household, in what role, since when."""
+
+    source: str
+    source_record_id: str
+    person_ref: str
+    family_ref: str
+    role: str
+    period_from: str | None
+    period_to: str | None
+
+
+def current_memberships(conn: Conn) -> list[MembershipRow]:
+    """Every current, not deleted membership — only the fields families need (no whole-JSON decode)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT source_code, source_record_id, canonical ->> 'person_ref', canonical ->> 'family_ref',
+                      canonical ->> 'role', canonical ->> 'period_from', canonical ->> 'period_to'
+               FROM staged_record WHERE superseded_by IS NULL AND deleted_at IS NULL
+                 AND record_kind = 'membership'"""
+        )
+        return [MembershipRow(*row) for row in cur.fetchall()]
+
+
+def current_household_categories(conn: Conn) -> dict[str, tuple[str, str, list[dict[str, Any]]]]:
+    """Household record key → (source, source record id, categories) of every current household."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT source_code, source_record_id, coalesce(canonical -> 'categories', '[]'::jsonb)
+               FROM staged_record WHERE superseded_by IS NULL AND deleted_at IS NULL
+                 AND record_kind = 'family'"""
+        )
+        return {record_key(s, i): (s, i, cats) for s, i, cats in cur.fetchall()}
+
+
 def mark_reconciled(conn: Conn, staged_ids: list[int], run_id: int) -> None:
     with conn.cursor() as cur:
         cur.execute(
@@ -77,23 +113,24 @@ def mark_reconciled(conn: Conn, staged_ids: list[int], run_id: int) -> None:
         )
 
 
-def existing_features(conn: Conn) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """(feature rows of reconciled person records, record key → registry id)."""
+FeatureRows = tuple[list[dict[str, Any]], dict[str, str]]
+"""(feature rows with ``unique_id`` and ``source``, record key → registry id)."""
+
+
+def existing_features(conn: Conn) -> FeatureRows:
+    """Every stored person record (a model whose blocking rules cannot be keyed needs them all)."""
     with conn.cursor() as cur:
         cur.execute("SELECT source_code, source_record_id, registry_id, features FROM match_person")
-        rows = cur.fetchall()
-    feats, ids = [], {}
-    for source, sid, registry_id, features in rows:
-        key = record_key(source, sid)
-        feats.append({**features, "unique_id": key, "source": source})
-        ids[key] = registry_id
-    return feats, ids
+        return _feature_rows(cur.fetchall())
 
 
 def save_features(
-    conn: Conn, rows: list[tuple[StagedRow, dict[str, Any], str, str | None]], run_id: int
+    conn: Conn,
+    rows: list[tuple[StagedRow, dict[str, Any], str, str | None]],
+    run_id: int,
+    block_keys: Callable[[dict[str, Any]], list[int]] | None = None,
 ) -> None:
-    """Upsert (record, features, registry id, household) into ``match_person``."""
+    """Upsert (record, features, registry id, household) into ``match_person``, with its blocking keys."""
     values = [
         (
             r.source,
@@ -102,6 +139,7 @@ def save_features(
             rid,
             hh,
             json.dumps({k: v for k, v in f.items() if k not in ("unique_id", "source")}),
+            block_keys(f) if block_keys else None,
             run_id,
         )
         for r, f, rid, hh in rows
@@ -110,13 +148,106 @@ def save_features(
         execute_values(
             cur,
             """INSERT INTO match_person (source_code, source_record_id, staged_id, registry_id, household,
-                                         features, updated_run_id) VALUES %s
+                                         features, block_keys, updated_run_id) VALUES %s
                ON CONFLICT (source_code, source_record_id) DO UPDATE SET staged_id = EXCLUDED.staged_id,
                    registry_id = EXCLUDED.registry_id, household = EXCLUDED.household,
-                   features = EXCLUDED.features, updated_run_id = EXCLUDED.updated_run_id""",
+                   features = EXCLUDED.features, block_keys = EXCLUDED.block_keys,
+                   updated_run_id = EXCLUDED.updated_run_id""",
             values,
+            template="(%s, %s, %s, %s, %s, %s, %s::bigint[], %s)",
             page_size=1000,
         )
+
+
+def _feature_rows(rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> FeatureRows:
+    feats, ids = [], {}
+    for source, sid, registry_id, features in rows:
+        key = record_key(source, sid)
+        feats.append({**features, "unique_id": key, "source": source})
+        ids[key] = str(registry_id)
+    return feats, ids
+
+
+def candidate_features(conn: Conn, keys: list[int]) -> FeatureRows:
+    """The stored records carrying any of the blocking ``keys``.
+
+    One index probe per key (a lateral join): with ``block_keys && array`` the planner estimated every row
+    and scanned the table, comparing each row with thousands of keys (32 s at 100k source records).
+    """
+    if not keys:
+        return [], {}
+    with conn.cursor() as cur:
+        cur.execute(
+            """WITH hits AS (
+                   SELECT DISTINCT m.source_code, m.source_record_id
+                   FROM unnest(%s::bigint[]) AS k (key)
+                   CROSS JOIN LATERAL (SELECT source_code, source_record_id FROM match_person
+                                       WHERE block_keys @> ARRAY[k.key]) m)
+               SELECT p.source_code, p.source_record_id, p.registry_id, p.features
+               FROM hits JOIN match_person p USING (source_code, source_record_id)""",
+            (keys,),
+        )
+        return _feature_rows(cur.fetchall())
+
+
+def records_of(conn: Conn, registry_ids: Iterable[str]) -> dict[str, str]:
+    """Record key → registry id of every stored record of ``registry_ids`` (whole clusters)."""
+    ids = sorted(set(registry_ids))
+    if not ids:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT source_code, source_record_id, registry_id FROM match_person WHERE registry_id = ANY(%s)",
+            (ids,),
+        )
+        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
+
+
+def registry_ids_of(conn: Conn, keys: Iterable[str]) -> dict[str, str]:
+    """Record key → registry id for those of ``keys`` that are stored."""
+    pairs = [split_key(k) for k in sorted(set(keys))]
+    if not pairs:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT m.source_code, m.source_record_id, m.registry_id
+               FROM match_person m JOIN unnest(%s::text[], %s::text[]) AS k (s, i)
+                 ON m.source_code = k.s AND m.source_record_id = k.i""",
+            ([s for s, _ in pairs], [i for _, i in pairs]),
+        )
+        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
+
+
+def block_scheme(conn: Conn) -> str | None:
+    """The version of the blocking-key scheme the stored keys were built for (None: none is valid)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT version FROM match_block_scheme")
+        row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+def rebuild_block_keys(
+    conn: Conn, version: str | None, block_keys: Callable[[dict[str, Any]], list[int]] | None, run_id: int
+) -> int:
+    """Recompute every stored record's keys for scheme ``version`` (None: drop keys and scheme)."""
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM match_block_scheme")
+        if version is None or block_keys is None:
+            cur.execute("UPDATE match_person SET block_keys = NULL WHERE block_keys IS NOT NULL")
+            return 0
+        cur.execute("SELECT source_code, source_record_id, features FROM match_person")
+        values = [(s, i, block_keys(f)) for s, i, f in cur.fetchall()]
+        execute_values(
+            cur,
+            """UPDATE match_person m SET block_keys = v.k::bigint[] FROM (VALUES %s) AS v (s, i, k)
+               WHERE m.source_code = v.s AND m.source_record_id = v.i""",
+            values,
+            page_size=5000,
+        )
+        cur.execute(
+            "INSERT INTO match_block_scheme (version, built_run_id) VALUES (%s, %s)", (version, run_id)
+        )
+    return len(values)
 
 
 def forget_features(conn: Conn, keys: list[tuple[str, str]]) -> None:
