@@ -98,27 +98,40 @@ def _identifier_keys(scheme: Scheme, features: dict[str, Any]) -> list[int | Non
     ]
 
 
-def _keys(scheme: Scheme, features: dict[str, Any], *, query: bool) -> list[int]:
-    keys: list[int | None] = []
+def keys(scheme: Scheme, features: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """(stored keys: what the record is found by, query keys: what its candidates carry) — one pass.
+
+    Stored: its left values (L) and right values (R) of each asymmetric rule. Query: its right values
+    meet stored left keys (stored l.a = new r.b), its left values stored right keys (new l.a = stored r.b).
+    A symmetric rule's key is both.
+    """
+    stored: list[int | None] = []
+    query: list[int | None] = []
     for rule in scheme.rules:
         left = [features.get(a) for a, _ in rule.pairs]
         if rule.symmetric:
-            keys.append(_digest(f"{rule.index}:S", left))
+            key = _digest(f"{rule.index}:S", left)
+            stored.append(key)
+            query.append(key)
             continue
         right = [features.get(b) for _, b in rule.pairs]
-        # Stored: found by its left values (L) and its right values (R). Query: a new record's right
-        # values meet stored left keys (stored l.a = new r.b), its left values stored right keys.
-        keys.append(_digest(f"{rule.index}:L", right if query else left))
-        keys.append(_digest(f"{rule.index}:R", left if query else right))
-    keys += _identifier_keys(scheme, features)
+        left_l, right_l = _digest(f"{rule.index}:L", left), _digest(f"{rule.index}:L", right)
+        left_r, right_r = _digest(f"{rule.index}:R", left), _digest(f"{rule.index}:R", right)
+        stored += [left_l, right_r]
+        query += [right_l, left_r]
+    ids = _identifier_keys(scheme, features)
+    return _clean(stored + ids), _clean(query + ids)
+
+
+def _clean(keys: list[int | None]) -> list[int]:
     return sorted({k for k in keys if k is not None})
 
 
 def stored_keys(scheme: Scheme, features: dict[str, Any]) -> list[int]:
     """The keys a stored record is found by."""
-    return _keys(scheme, features, query=False)
+    return keys(scheme, features)[0]
 
 
 def query_keys(scheme: Scheme, features: dict[str, Any]) -> list[int]:
     """The stored keys a new record's candidates carry."""
-    return _keys(scheme, features, query=True)
+    return keys(scheme, features)[1]

@@ -14,7 +14,7 @@ When the model's blocking rules cannot be keyed, every stored record is read (th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from matching import blocking, store
@@ -32,6 +32,11 @@ class Stored:
     ids: dict[str, str]  # record key → registry id: candidates, their clusters, tonight's stored records
     keys_rebuilt: int = 0  # stored records whose blocking keys were rebuilt for a new scheme
     full_scan: bool = False
+    tonight_keys: dict[str, list[int]] = field(default_factory=dict)  # tonight's records' stored keys
+
+    def keys_to_store(self, features: dict[str, Any]) -> list[int] | None:
+        """The blocking keys to save with one of tonight's records (None: the model has no scheme)."""
+        return None if self.full_scan else self.tonight_keys[features["unique_id"]]
 
 
 def key_function(model: dict[str, Any]) -> tuple[blocking.Scheme | None, Any]:
@@ -59,10 +64,12 @@ def load(
     if scheme is None:
         rows, ids = store.existing_features(conn)
         return Stored([f for f in rows if f["unique_id"] not in tonight], ids, rebuilt, True)
-    wanted = sorted({k for features in tonight.values() for k in blocking.query_keys(scheme, features)})
+    both = {key: blocking.keys(scheme, features) for key, features in tonight.items()}
+    wanted = sorted({k for _, query in both.values() for k in query})
     rows, candidate_ids = store.candidate_features(conn, wanted)
     own = store.registry_ids_of(conn, tonight)
     ids = store.records_of(conn, {*candidate_ids.values(), *own.values(), *forced_ids})
     ids.update(candidate_ids)
     ids.update(own)
-    return Stored([f for f in rows if f["unique_id"] not in tonight], ids, rebuilt)
+    return Stored([f for f in rows if f["unique_id"] not in tonight], ids, rebuilt,
+                  tonight_keys={key: stored for key, (stored, _) in both.items()})

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config" / "matching.yaml"
 
@@ -20,6 +20,7 @@ class MatchingConfig(BaseModel):
     review_weight: float = 4.0
     family_support_weight: float = 6.0
     max_records_per_identifier: int = 8
+    person_batch: int = Field(default=50_000, ge=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchingConfig:

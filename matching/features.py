@@ -17,9 +17,12 @@ def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def person_features(key: str, source: str, person: Person) -> dict[str, Any]:
-    """One row of the matcher's input (the model's ``COLUMNS``)."""
-    std = standardize_person(person)
+def person_features(
+    key: str, source: str, person: Person, shared: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One row of the matcher's input (the model's ``COLUMNS``); ``shared``: the declared shared
+    identifiers, read once per batch by the caller (else here)."""
+    std = standardize_person(person, shared=shared)
     return {
         "unique_id": key,
         "source": source,

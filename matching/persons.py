@@ -6,24 +6,22 @@ already in the registry (``match_person``): Splink's ``predict_within`` and ``pr
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg2.extras import execute_values
-
 from matching import candidates, store
 from matching.cluster import Edge, UnionFind, cluster
 from matching.config import MatchingConfig
 from matching.features import person_features
+from matching.golden import refresh_golden
 from matching.model import score
 from matching.rules import rule_edges
+from matching.standardize import shared_declarations
 from matching.store import Conn, StagedRow, split_key
-from matching.survivorship import golden_person, load_policy
 from schemas import Person
 
 
@@ -56,20 +54,27 @@ def reconcile_persons(
 ) -> PersonStats:
     """Link pending person ``rows`` into the registry; ``households``: record key → household keys."""
     stats = PersonStats(records=len(rows))
+    lap = _Laps(stats.extra)
     alive = [r for r in rows if not r.deleted]
     _forget_deleted([r for r in rows if r.deleted], conn, run_id, stats)
-    features = {r.key: person_features(r.key, r.source, Person.model_validate(r.canonical)) for r in alive}
+    shared = shared_declarations()
+    features = {r.key: person_features(r.key, r.source, Person.model_validate(r.canonical), shared)
+                for r in alive}
+    lap("features")
     never, forced = store.steward_decisions(conn)
     stored = candidates.load(conn, model, features, {rid for key, rid in forced if key in features}, run_id)
     existing_ids, others = stored.ids, stored.others
     stats.extra.update(
         candidates=len(others), stored_loaded=len(existing_ids), keys_rebuilt=stored.keys_rebuilt
     )
+    lap("candidates")
     new = list(features.values())
     edges = rule_edges(new, others, cfg.max_records_per_identifier)
     stats.rule_links = len(edges)
+    lap("rules")
     auto, review = _scored_edges(model, new, others, cfg)
     stats.auto_links = len(auto)
+    lap("score")
     support_ids = {**_member_ids(conn, review, households, existing_ids), **existing_ids}
     supported, review = _family_support(edges + auto, review, support_ids, households, cfg)
     stats.family_supported = len(supported)
@@ -85,6 +90,7 @@ def reconcile_persons(
         never,
     )
     stats.refused_by_steward = len(result.refused)
+    lap("cluster")
     assignment = _allocate(conn, result.assignment, run_id, stats)
     _apply_merges(conn, result.merges, run_id, stats)
     explanations = _explain(edges + auto + supported + forced_edges, model_version)
@@ -97,13 +103,28 @@ def reconcile_persons(
         explanations=explanations,
         households=households,
         run_id=run_id,
-        block_keys=candidates.key_function(model)[1],
+        block_keys=stored.keys_to_store,
     )
     stats.review_items = _queue_reviews(conn, review, assignment, model_version, run_id)
+    lap("links")
     affected = {assignment[k] for k in features} | {s for _, s in result.merges}
     affected |= {assignment[k] for k, rid in existing_ids.items() if assignment.get(k) != rid}
     stats.golden_updated, stats.conflicts = refresh_golden(conn, sorted(a for a in affected if a), run_id)
+    lap("golden")
     return stats
+
+
+class _Laps:
+    """Seconds per phase of the person step, summed into ``stats.extra`` as ``seconds_<phase>``."""
+
+    def __init__(self, extra: dict[str, Any]) -> None:
+        self.extra, self.last = extra, time.monotonic()
+
+    def __call__(self, phase: str) -> None:
+        now = time.monotonic()
+        name = f"seconds_{phase}"
+        self.extra[name] = round(self.extra.get(name, 0.0) + now - self.last, 2)
+        self.last = now
 
 
 def _member_ids(
@@ -130,6 +151,7 @@ def _scored_edges(
 ) -> tuple[list[Edge], list[Edge]]:
     auto: list[Edge] = []
     review: list[Edge] = []
+    labels = _level_labels(model)
     for pair in score(model, new, others, cfg.review_weight):
         left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
         weight = float(pair["match_weight"])
@@ -139,8 +161,8 @@ def _scored_edges(
             "match_probability": round(float(pair.get("match_probability") or 0.0), 6),
             "prior_weight": round(weight - sum(detail.values()), 2),
             "comparisons": detail,
-            "levels": {name: _level_label(model, name, pair.get(f"gamma_{name}")) for name in detail},
-            "birth_date_level": _level_label(model, "birth_date", pair.get("gamma_birth_date")),
+            "levels": {name: _label(labels, name, pair.get(f"gamma_{name}")) for name in detail},
+            "birth_date_level": _label(labels, "birth_date", pair.get("gamma_birth_date")),
         }
         edge = Edge(left, right, "auto" if weight >= cfg.auto_link_weight else "review", weight, explanation)
         (auto if edge.decision == "auto" else review).append(edge)
@@ -156,16 +178,23 @@ def comparison_weights(pair: dict[str, Any]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in weights.items()}
 
 
-def _level_label(model: dict[str, Any], comparison: str, gamma: Any) -> str | None:
+def _level_labels(model: dict[str, Any]) -> dict[str, list[str]]:
+    """Comparison → the chart labels of its non-null levels, in the model's order."""
+    return {
+        str(comp.get("output_column_name")): [
+            str(lv.get("label_for_charts")) for lv in comp["comparison_levels"] if not lv.get("is_null_level")
+        ]
+        for comp in model["comparisons"]
+    }
+
+
+def _label(labels: dict[str, list[str]], comparison: str, gamma: Any) -> str | None:
     """The chart label of comparison level ``gamma`` (None for the null level or when unknown)."""
-    if gamma is None or int(gamma) < 0:
+    levels = labels.get(comparison)
+    if gamma is None or int(gamma) < 0 or levels is None:
         return None
-    for comp in model["comparisons"]:
-        if comp.get("output_column_name") == comparison:
-            levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-            index = len(levels) - 1 - int(gamma)  # Splink numbers levels from the else level (0) up
-            return str(levels[index].get("label_for_charts")) if 0 <= index < len(levels) else None
-    return None
+    index = len(levels) - 1 - int(gamma)  # Splink numbers levels from the else level (0) up
+    return levels[index] if 0 <= index < len(levels) else None
 
 
 def _family_support(
@@ -282,7 +311,7 @@ def _write_links(
     explanations: dict[str, tuple[str, float | None, dict[str, Any]]],
     households: dict[str, set[str]],
     run_id: int,
-    block_keys: Callable[[dict[str, Any]], list[int]] | None,
+    block_keys: Callable[[dict[str, Any]], list[int] | None],
 ) -> None:
     links = []
     for row in rows:
@@ -358,122 +387,3 @@ def _queue_reviews(
             }
         )
     return store.open_reviews(conn, rows, run_id)
-
-
-GOLDEN_SQL = """
-SELECT m.registry_id, m.source_code, m.staged_id, s.staged_at::text, s.canonical
-FROM match_person m JOIN staged_record s ON s.staged_id = m.staged_id
-WHERE m.registry_id = ANY(%s)
-"""
-
-
-def person_values(canonical: dict[str, Any]) -> dict[str, Any]:
-    """The attributes survivorship chooses among, from one canonical person."""
-    idents = {i["kind"]: i["value"] for i in canonical.get("identifiers", []) if i["kind"] != "local"}
-    address = next(iter(canonical.get("addresses") or []), None)
-    phone = next((c["value"] for c in canonical.get("contacts") or [] if c["kind"] == "phone"), None)
-    return {
-        "family_name": canonical.get("family_name"),
-        "given_name": canonical.get("given_name"),
-        "patronymic": canonical.get("patronymic"),
-        "birth_date": canonical.get("birth_date"),
-        "sex": canonical.get("sex"),
-        "snils": idents.get("snils"),
-        "oms_policy": idents.get("oms_policy"),
-        "birth_certificate": idents.get("birth_certificate"),
-        "passport_rf": idents.get("passport_rf"),
-        "address": address,
-        "phone": phone,
-    }
-
-
-def refresh_golden(conn: Conn, registry_ids: list[str], run_id: int) -> tuple[int, int]:
-    """Recompute the golden record, its lineage and conflicts for ``registry_ids``; (updated, conflicts)."""
-    if not registry_ids:
-        return 0, 0
-    policy = load_policy()
-    with conn.cursor() as cur:
-        cur.execute(GOLDEN_SQL, (registry_ids,))
-        by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for rid, source, staged_id, staged_at, canonical in cur.fetchall():
-            by_id[rid].append(
-                {
-                    "source": source,
-                    "staged_id": staged_id,
-                    "staged_at": staged_at,
-                    "values": person_values(canonical),
-                }
-            )
-    golden_rows, lineage_rows, conflict_rows = [], [], []
-    for rid, records in by_id.items():
-        choices = golden_person(records, policy)
-        golden = {attr: c.value for attr, c in choices.items()}
-        golden["sources"] = sorted({r["source"] for r in records})
-        golden_rows.append((rid, json.dumps(golden, ensure_ascii=False, default=str)))
-        for attr, choice in choices.items():
-            text = json.dumps(choice.value, sort_keys=True, ensure_ascii=False, default=str)
-            lineage_rows.append(
-                (
-                    "person",
-                    rid,
-                    attr,
-                    hashlib.sha256(text.encode()).hexdigest(),
-                    choice.staged_id,
-                    choice.rule,
-                    run_id,
-                )
-            )
-            if choice.conflict:
-                conflict_rows.append(
-                    (
-                        "person",
-                        rid,
-                        attr,
-                        text,
-                        json.dumps(choice.conflict, ensure_ascii=False, default=str),
-                        run_id,
-                    )
-                )
-    _save_golden(conn, list(by_id), golden_rows, lineage_rows, conflict_rows)
-    return len(by_id), len(conflict_rows)
-
-
-def _save_golden(
-    conn: Conn,
-    ids: list[str],
-    golden: list[tuple[Any, ...]],
-    lineage: list[tuple[Any, ...]],
-    conflicts: list[tuple[Any, ...]],
-) -> None:
-    """Write golden records, close old lineage, add new lineage and conflicts — a few statements in all."""
-    with conn.cursor() as cur:
-        execute_values(
-            cur,
-            """UPDATE registry_person p SET golden = v.g::jsonb, updated_at = now()
-                               FROM (VALUES %s) AS v (id, g) WHERE p.registry_id = v.id""",
-            golden,
-            page_size=2000,
-        )
-        cur.execute(
-            """UPDATE attribute_lineage SET valid_to = now()
-                       WHERE entity_kind = 'person' AND entity_id = ANY(%s) AND valid_to IS NULL""",
-            (ids,),
-        )
-        execute_values(
-            cur,
-            """INSERT INTO attribute_lineage (entity_kind, entity_id, attribute, value_sha256,
-                                   staged_id, rule, run_id) VALUES %s""",
-            lineage,
-            page_size=5000,
-        )
-        cur.execute(
-            "DELETE FROM survivorship_conflict WHERE entity_kind = 'person' AND entity_id = ANY(%s)", (ids,)
-        )
-        execute_values(
-            cur,
-            """INSERT INTO survivorship_conflict (entity_kind, entity_id, attribute, chosen,
-                                   candidates, run_id) VALUES %s""",
-            [(k, i, a, c, cand, r) for k, i, a, c, cand, r in conflicts],
-            page_size=2000,
-            template="(%s, %s, %s, %s::jsonb, %s::jsonb, %s)",
-        )

@@ -13,22 +13,24 @@ from dataclasses import asdict
 from typing import Any
 
 from matching.care import reconcile_care
-from matching.config import load_config
+from matching.config import MatchingConfig, load_config
 from matching.families import households_by_person, reconcile_families, refresh_family_golden
 from matching.model import latest_model
-from matching.persons import reconcile_persons
-from matching.store import current_memberships, mark_reconciled, pending
+from matching.persons import PersonStats, reconcile_persons
+from matching.store import current_memberships, mark_reconciled, pending, pending_ids, staged_rows
 from registry.db import connect, database_url
 from registry.runs import exclusive_run, finish_run, start_run
 
 CARE_KINDS = ("case", "service", "disability", "consent")
 
 
-def reconcile(url: str | None = None, airflow: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Reconcile everything pending; return counts (no personal data)."""
+def reconcile(
+    url: str | None = None, airflow: dict[str, Any] | None = None, config: MatchingConfig | None = None
+) -> dict[str, Any]:
+    """Reconcile everything pending; return counts (no personal data). ``config``: else matching.yaml."""
     url = url or database_url()
     version, model = latest_model()
-    cfg = load_config()
+    cfg = config or load_config()
     started = time.monotonic()
     with exclusive_run(url, "reconcile", None):  # one reconcile at a time; a killed one is 'abandoned'
         with connect(url) as conn:
@@ -50,12 +52,15 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     t0 = time.monotonic()
     # What this run answers for is read up front: rows a pull commits meanwhile stay pending for the next
     # run, and only what was processed is marked reconciled (a care record waiting for its person is not).
-    people = pending(conn, ["person"])
+    people = pending_ids(conn, ["person"])
     care_rows = pending(conn, CARE_KINDS)
-    others = pending(conn, ["family", "membership"])
+    others = pending_ids(conn, ["family", "membership"])
     memberships = current_memberships(conn)  # persons' family support and the family step share them
     households = households_by_person(memberships)
-    persons = reconcile_persons(conn, people, households, model, version, cfg, run_id)
+    persons = PersonStats()
+    for start in range(0, len(people), cfg.person_batch):
+        batch = staged_rows(conn, people[start : start + cfg.person_batch])
+        _add(persons, reconcile_persons(conn, batch, households, model, version, cfg, run_id))
     timings["persons"] = round(time.monotonic() - t0, 2)
     t1 = time.monotonic()
     families = reconcile_families(conn, run_id, memberships)
@@ -64,7 +69,7 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     care, attached = reconcile_care(conn, care_rows)
     families.golden_updated = refresh_family_golden(conn)
     timings["care"] = round(time.monotonic() - t2, 2)
-    mark_reconciled(conn, [r.staged_id for r in (*people, *others)] + attached, run_id)
+    mark_reconciled(conn, [*people, *others, *attached], run_id)
     return {
         "run_id": run_id,
         "model_version": version,
@@ -73,3 +78,13 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
         "care": asdict(care),
         "stage_seconds": timings,
     }
+
+
+def _add(total: PersonStats, batch: PersonStats) -> None:
+    """Sum a batch's counts into the night's (``extra`` numbers too)."""
+    for name, value in vars(batch).items():
+        if name == "extra":
+            for key, number in value.items():
+                total.extra[key] = total.extra.get(key, 0) + number
+        else:
+            setattr(total, name, getattr(total, name) + value)

@@ -10,7 +10,7 @@ from typing import Any
 
 from matching import store
 from matching.errors import StewardError
-from matching.persons import refresh_golden
+from matching.golden import refresh_golden
 from matching.store import Conn
 from registry import audit
 from registry.runs import finish_run, start_run

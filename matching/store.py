@@ -3,55 +3,84 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg2.extensions
 from psycopg2.extras import execute_values
 
+# The matcher's own names for the stored-record functions (they live with the tables in registry/).
+from registry.match_person import (
+    FeatureRows as FeatureRows,
+)
+from registry.match_person import (
+    StagedRow as StagedRow,
+)
+from registry.match_person import (
+    block_scheme as block_scheme,
+)
+from registry.match_person import (
+    candidate_features as candidate_features,
+)
+from registry.match_person import (
+    existing_features as existing_features,
+)
+from registry.match_person import (
+    forget_features as forget_features,
+)
+from registry.match_person import (
+    rebuild_block_keys as rebuild_block_keys,
+)
+from registry.match_person import (
+    record_key as record_key,
+)
+from registry.match_person import (
+    records_of as records_of,
+)
+from registry.match_person import (
+    registry_ids_of as registry_ids_of,
+)
+from registry.match_person import (
+    save_features as save_features,
+)
+from registry.match_person import (
+    split_key as split_key,
+)
+
 Conn = psycopg2.extensions.connection
 
 
-@dataclass
-class StagedRow:
-    """A current staged record waiting for reconcile."""
-
-    staged_id: int
-    source: str
-    kind: str
-    source_record_id: str
-    canonical: dict[str, Any]
-    deleted: bool
-    staged_at: str
-
-    @property
-    def key(self) -> str:
-        return record_key(self.source, self.source_record_id)
-
-
-def record_key(source: str, source_record_id: str) -> str:
-    """The key of a source record inside matching (unique across sources)."""
-    return f"{source}|{source_record_id}"
-
-
-def split_key(key: str) -> tuple[str, str]:
-    source, _, sid = key.partition("|")
-    return source, sid
+_PENDING = """FROM staged_record WHERE superseded_by IS NULL AND reconciled_run_id IS NULL
+                AND (%s::text[] IS NULL OR record_kind = ANY(%s::text[]))"""
+_ROW = (
+    "staged_id, source_code, record_kind, source_record_id, canonical, deleted_at IS NOT NULL, "
+    "staged_at::text"
+)
 
 
 def pending(conn: Conn, kinds: Iterable[str] | None = None) -> list[StagedRow]:
     """Current staged records not yet reconciled (new, changed or deleted since the last run)."""
+    chosen = list(kinds) if kinds else None
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {_ROW} {_PENDING} ORDER BY staged_id", (chosen, chosen))
+        return [StagedRow(*row) for row in cur.fetchall()]
+
+
+def pending_ids(conn: Conn, kinds: Iterable[str]) -> list[int]:
+    """The staged ids of :func:`pending` only (a first night's million records need not be in memory)."""
+    chosen = list(kinds)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT staged_id {_PENDING} ORDER BY staged_id", (chosen, chosen))
+        return [int(r[0]) for r in cur.fetchall()]
+
+
+def staged_rows(conn: Conn, staged_ids: list[int]) -> list[StagedRow]:
+    """The staged records ``staged_ids``, in id order."""
     with conn.cursor() as cur:
         cur.execute(
-            """SELECT staged_id, source_code, record_kind, source_record_id, canonical,
-                      deleted_at IS NOT NULL,
-                      staged_at::text
-               FROM staged_record
-               WHERE superseded_by IS NULL AND reconciled_run_id IS NULL
-                 AND (%s::text[] IS NULL OR record_kind = ANY(%s::text[]))
-               ORDER BY staged_id""",
-            (list(kinds) if kinds else None, list(kinds) if kinds else None),
+            f"SELECT {_ROW} FROM staged_record WHERE staged_id = ANY(%s::bigint[]) ORDER BY staged_id",
+            (staged_ids,),
         )
         return [StagedRow(*row) for row in cur.fetchall()]
 
@@ -110,152 +139,6 @@ def mark_reconciled(conn: Conn, staged_ids: list[int], run_id: int) -> None:
             "UPDATE staged_record s SET reconciled_run_id = %s FROM unnest(%s::bigint[]) AS u (id) "
             "WHERE s.staged_id = u.id",
             (run_id, staged_ids),
-        )
-
-
-FeatureRows = tuple[list[dict[str, Any]], dict[str, str]]
-"""(feature rows with ``unique_id`` and ``source``, record key → registry id)."""
-
-
-def existing_features(conn: Conn) -> FeatureRows:
-    """Every stored person record (a model whose blocking rules cannot be keyed needs them all)."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT source_code, source_record_id, registry_id, features FROM match_person")
-        return _feature_rows(cur.fetchall())
-
-
-def save_features(
-    conn: Conn,
-    rows: list[tuple[StagedRow, dict[str, Any], str, str | None]],
-    run_id: int,
-    block_keys: Callable[[dict[str, Any]], list[int]] | None = None,
-) -> None:
-    """Upsert (record, features, registry id, household) into ``match_person``, with its blocking keys."""
-    values = [
-        (
-            r.source,
-            r.source_record_id,
-            r.staged_id,
-            rid,
-            hh,
-            json.dumps({k: v for k, v in f.items() if k not in ("unique_id", "source")}),
-            block_keys(f) if block_keys else None,
-            run_id,
-        )
-        for r, f, rid, hh in rows
-    ]
-    with conn.cursor() as cur:
-        execute_values(
-            cur,
-            """INSERT INTO match_person (source_code, source_record_id, staged_id, registry_id, household,
-                                         features, block_keys, updated_run_id) VALUES %s
-               ON CONFLICT (source_code, source_record_id) DO UPDATE SET staged_id = EXCLUDED.staged_id,
-                   registry_id = EXCLUDED.registry_id, household = EXCLUDED.household,
-                   features = EXCLUDED.features, block_keys = EXCLUDED.block_keys,
-                   updated_run_id = EXCLUDED.updated_run_id""",
-            values,
-            template="(%s, %s, %s, %s, %s, %s, %s::bigint[], %s)",
-            page_size=1000,
-        )
-
-
-def _feature_rows(rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> FeatureRows:
-    feats, ids = [], {}
-    for source, sid, registry_id, features in rows:
-        key = record_key(source, sid)
-        feats.append({**features, "unique_id": key, "source": source})
-        ids[key] = str(registry_id)
-    return feats, ids
-
-
-def candidate_features(conn: Conn, keys: list[int]) -> FeatureRows:
-    """The stored records carrying any of the blocking ``keys``.
-
-    One index probe per key (a lateral join): with ``block_keys && array`` the planner estimated every row
-    and scanned the table, comparing each row with thousands of keys (32 s at 100k source records).
-    """
-    if not keys:
-        return [], {}
-    with conn.cursor() as cur:
-        cur.execute(
-            """WITH hits AS (
-                   SELECT DISTINCT m.source_code, m.source_record_id
-                   FROM unnest(%s::bigint[]) AS k (key)
-                   CROSS JOIN LATERAL (SELECT source_code, source_record_id FROM match_person
-                                       WHERE block_keys @> ARRAY[k.key]) m)
-               SELECT p.source_code, p.source_record_id, p.registry_id, p.features
-               FROM hits JOIN match_person p USING (source_code, source_record_id)""",
-            (keys,),
-        )
-        return _feature_rows(cur.fetchall())
-
-
-def records_of(conn: Conn, registry_ids: Iterable[str]) -> dict[str, str]:
-    """Record key → registry id of every stored record of ``registry_ids`` (whole clusters)."""
-    ids = sorted(set(registry_ids))
-    if not ids:
-        return {}
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT source_code, source_record_id, registry_id FROM match_person WHERE registry_id = ANY(%s)",
-            (ids,),
-        )
-        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
-
-
-def registry_ids_of(conn: Conn, keys: Iterable[str]) -> dict[str, str]:
-    """Record key → registry id for those of ``keys`` that are stored."""
-    pairs = [split_key(k) for k in sorted(set(keys))]
-    if not pairs:
-        return {}
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT m.source_code, m.source_record_id, m.registry_id
-               FROM match_person m JOIN unnest(%s::text[], %s::text[]) AS k (s, i)
-                 ON m.source_code = k.s AND m.source_record_id = k.i""",
-            ([s for s, _ in pairs], [i for _, i in pairs]),
-        )
-        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
-
-
-def block_scheme(conn: Conn) -> str | None:
-    """The version of the blocking-key scheme the stored keys were built for (None: none is valid)."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT version FROM match_block_scheme")
-        row = cur.fetchone()
-    return str(row[0]) if row else None
-
-
-def rebuild_block_keys(
-    conn: Conn, version: str | None, block_keys: Callable[[dict[str, Any]], list[int]] | None, run_id: int
-) -> int:
-    """Recompute every stored record's keys for scheme ``version`` (None: drop keys and scheme)."""
-    with conn.cursor() as cur:
-        cur.execute("DELETE FROM match_block_scheme")
-        if version is None or block_keys is None:
-            cur.execute("UPDATE match_person SET block_keys = NULL WHERE block_keys IS NOT NULL")
-            return 0
-        cur.execute("SELECT source_code, source_record_id, features FROM match_person")
-        values = [(s, i, block_keys(f)) for s, i, f in cur.fetchall()]
-        execute_values(
-            cur,
-            """UPDATE match_person m SET block_keys = v.k::bigint[] FROM (VALUES %s) AS v (s, i, k)
-               WHERE m.source_code = v.s AND m.source_record_id = v.i""",
-            values,
-            page_size=5000,
-        )
-        cur.execute(
-            "INSERT INTO match_block_scheme (version, built_run_id) VALUES (%s, %s)", (version, run_id)
-        )
-    return len(values)
-
-
-def forget_features(conn: Conn, keys: list[tuple[str, str]]) -> None:
-    with conn.cursor() as cur:
-        cur.execute(
-            """DELETE FROM match_person m USING unnest(%s::text[], %s::text[]) AS k (s, i)
-                       WHERE m.source_code = k.s AND m.source_record_id = k.i""",
-            ([s for s, _ in keys], [i for _, i in keys]),
         )
 
 

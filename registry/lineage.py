@@ -47,14 +47,14 @@ ORDER BY a.attribute, a.lineage_id DESC
 
 
 def value_sha256(value: Any) -> str:
-    """The hash survivorship stores for a value (``matching.persons.refresh_golden`` writes the same)."""
+    """The hash survivorship stores for a value (``matching.golden.refresh_golden`` writes the same)."""
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def attribute_value(canonical: dict[str, Any], attribute: str) -> Any:
     """The value of a golden attribute in one canonical person (the candidate survivorship saw)."""
-    from matching.persons import person_values  # the one definition of the attributes; heavy, so late
+    from matching.golden import person_values  # the one definition of the attributes; heavy, so late
 
     return person_values(canonical).get(attribute)
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from matching import blocking, store
+from matching.config import load_config
+from matching.evaluate import evaluate
 from matching.model import latest_model
 from matching.reconcile import reconcile
 from matching.rules import IDENTIFIERS
@@ -194,3 +196,15 @@ def test_a_merge_moves_records_that_share_no_key_with_tonight(small: str) -> Non
             cur.execute("""SELECT registry_id FROM match_person WHERE source_code = %s
                            AND source_record_id = %s""", (s, i))
             assert cur.fetchone()[0] == p
+
+
+def test_a_night_in_small_batches_is_as_accurate(tmp_path: Path, pg_server_url: str) -> None:
+    """Batches meet earlier batches of the same night through the stored keys, as a later night would."""
+    sandbox = tmp_path / "sbx"
+    with sandbox_region(pg_server_url, sandbox, 60, seed=67, prefix="hub_batches") as url:
+        pull_all(url)
+        stats = reconcile(url, config=load_config().model_copy(update={"person_batch": 150}))
+        assert stats["persons"]["records"] > 600  # four batches and more
+        scores = evaluate(sandbox, url)["persons"]
+    assert scores["precision"] >= 0.995, scores
+    assert scores["recall"] >= 0.99, scores
