@@ -48,6 +48,9 @@ def _night(url: str, sandbox: Path, night: int) -> dict[str, Any]:
                    "reconcile": round(reconcile_seconds, 2), "push": round(push_seconds, 2)},
         "pull_by_source": pulls,
         "persons_changed": stats["persons"]["records"],
+        "persons_phases": {k[len("seconds_"):]: v for k, v in stats["persons"]["extra"].items()
+                           if k.startswith("seconds_")},
+        "stored_persons_read": stats["persons"]["extra"].get("stored_loaded"),
         "persons": {k: accuracy["persons"][k] for k in ("precision", "recall", "f1")},
         "seconds": round(sum(pulls.values()) + reconcile_seconds + push_seconds, 2),
     }
