@@ -247,7 +247,7 @@ class Puller:
     def stage_payload(self, conn: Any, payload: Payload, stats: PullStats, *, replay: bool = False) -> int:
         """Store ``payload`` (once per sha256) and stage its records in ``conn``'s transaction; its id.
 
-        A live pull skips a payload that was already processed. A replay (``registry.replay``) stages it
+        A live pull skips a payload that was already processed. A replay (``connectors.replay``) stages it
         again through the current mapping and leaves the payload's processed mark as it was; the caller
         moves no watermark and acknowledges nothing.
         """

@@ -107,7 +107,7 @@ def _show_text(r: dict[str, Any]) -> str:
 @json_option
 def replay(run_id: int, as_json: bool) -> None:
     """Re-process pull run RUN_ID from its stored raw payloads with the current mapping (no agency call)."""
-    from registry.replay import replay as run_replay
+    from connectors.replay import replay as run_replay
 
     emit(run_replay(run_id), as_json, _replay_text)
 

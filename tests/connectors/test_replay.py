@@ -1,4 +1,4 @@
-"""Replaying pull runs from stored raw payloads (``registry.replay``, ``hub runs …``) on a real registry.
+"""Replaying pull runs from stored raw payloads (``connectors.replay``, ``hub runs …``) on a real registry.
 
 Two nights of the four sandbox agencies are pulled (real HTTP servers, file drop) and reconciled once, in
 this process; every test then works on its own copy of that database (``CREATE DATABASE … TEMPLATE``), with
@@ -20,10 +20,10 @@ import pytest
 
 from connectors.config import load_sources
 from connectors.pipeline import pull
+from connectors.replay import ReplayError, replay
 from matching.reconcile import reconcile
 from registry import migrate
 from registry.db import connect, drop_database, ensure_database, with_database
-from registry.replay import ReplayError, replay
 from sandbox.connections import hub_connections
 from sandbox.generate import advance, generate
 from sandbox.server.app import serve
