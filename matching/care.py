@@ -53,15 +53,16 @@ class _Resolver:
         return self.links.get(("family", record_key(source, ref))) if ref else None
 
 
-def reconcile_care(conn: Conn, rows: list[StagedRow]) -> tuple[CareStats, list[int]]:
+def reconcile_care(conn: Conn, rows: list[StagedRow]) -> tuple[CareStats, list[int], set[str]]:
     """Upsert or delete the pending care records (batched: cases first, since services cite them).
 
-    Returns the counts and the staged ids that were attached or deleted; the others wait.
+    Returns the counts, the staged ids that were attached or deleted (the others wait), and the families
+    whose cases changed (their golden records name the current case).
     """
-    stats, done = CareStats(), []
+    stats, done, families = CareStats(), [], set()
     resolve = _Resolver(conn)
     for row in (r for r in rows if r.deleted):
-        _delete(conn, row)
+        families |= _delete(conn, row)
         stats.deleted += 1
         done.append(row.staged_id)
     alive = [r for r in rows if not r.deleted]
@@ -79,20 +80,36 @@ def reconcile_care(conn: Conn, rows: list[StagedRow]) -> tuple[CareStats, list[i
             else:
                 values.append(built)
                 done.append(row.staged_id)
+        if kind == "case":
+            families |= {str(v[0]) for v in values} | _case_families(conn, values)
         _upsert(conn, kind, values, resolve)
         field = {"case": "cases", "service": "services", "disability": "statuses", "consent": "consents"}[
             kind
         ]
         setattr(stats, field, len(values))
-    return stats, done
+    return stats, done, families
 
 
-def _delete(conn: Conn, row: StagedRow) -> None:
+def _delete(conn: Conn, row: StagedRow) -> set[str]:
+    """Delete the record; the family of a deleted case (its golden record names the current case)."""
+    returning = " RETURNING family_id" if row.kind == "case" else ""
     with conn.cursor() as cur:
         cur.execute(
-            f"DELETE FROM {_TABLES[row.kind]} WHERE source_code = %s AND source_record_id = %s",
+            f"DELETE FROM {_TABLES[row.kind]} WHERE source_code = %s AND source_record_id = %s{returning}",
             (row.source, row.source_record_id),
         )
+        return {str(r[0]) for r in cur.fetchall()} if returning else set()
+
+
+def _case_families(conn: Conn, values: list[tuple[Any, ...]]) -> set[str]:
+    """The families the cases about to be upserted belong to now (a case may move to another family)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT c.family_id FROM unnest(%s::text[], %s::text[]) AS k (s, i)
+               JOIN accompaniment_case c ON c.source_code = k.s AND c.source_record_id = k.i""",
+            ([v[1] for v in values], [v[2] for v in values]),
+        )
+        return {str(r[0]) for r in cur.fetchall()}
 
 
 _COLUMNS = {

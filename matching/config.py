@@ -21,6 +21,7 @@ class MatchingConfig(BaseModel):
     family_support_weight: float = 6.0
     max_records_per_identifier: int = 8
     person_batch: int = Field(default=50_000, ge=100)
+    family_scope_share: float = Field(default=0.2, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchingConfig:

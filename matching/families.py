@@ -21,6 +21,7 @@ from psycopg2.extras import execute_values
 
 from matching import store
 from matching.cluster import Edge, cluster
+from matching.family_scope import FamilyInputs
 from matching.store import Conn, record_key, split_key
 from matching.store import MembershipRow as Membership
 from matching.survivorship import load_policy
@@ -51,14 +52,17 @@ def households_by_person(memberships: list[Membership]) -> dict[str, set[str]]:
     return out
 
 
-def reconcile_families(conn: Conn, run_id: int, memberships: list[Membership]) -> FamilyStats:
-    """Cluster households into registry families; rebuild memberships and categories."""
+def reconcile_families(conn: Conn, run_id: int, inputs: FamilyInputs) -> tuple[FamilyStats, set[str]]:
+    """Cluster the households of ``inputs`` into registry families; rebuild their memberships and categories.
+
+    Returns the counts and the families whose rows were re-derived (all of them unless ``inputs.scoped``).
+    """
     stats = FamilyStats()
-    families = store.current_household_categories(conn)
-    person_ids = _person_ids(conn)
-    households = sorted({record_key(m.source, m.family_ref) for m in memberships} | set(families))
+    memberships, families, person_ids, existing = (
+        inputs.memberships, inputs.categories, inputs.person_ids, inputs.existing
+    )
+    households = sorted(inputs.households | {m.household_key for m in memberships} | set(families))
     stats.households = len(households)
-    existing = _existing_family_links(conn)
     edges = _shared_person_edges(memberships, person_ids)
     result = cluster(
         {h: existing[h] for h in households if h in existing},
@@ -83,22 +87,11 @@ def reconcile_families(conn: Conn, run_id: int, memberships: list[Membership]) -
     stats.new_families, stats.merges = len(fresh), len(result.merges)
     stats.families = len(set(assignment.values()))
     _link_households(conn, assignment, existing, run_id)
-    stats.memberships = _rebuild_memberships(conn, memberships, assignment, person_ids)
-    stats.categories = _rebuild_categories(conn, families, assignment)
-    return stats
-
-
-def _person_ids(conn: Conn) -> dict[str, str]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT source_code, source_record_id, registry_id FROM match_person")
-        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
-
-
-def _existing_family_links(conn: Conn) -> dict[str, str]:
-    with conn.cursor() as cur:
-        cur.execute("""SELECT source_code, source_record_id, family_id FROM entity_link
-                       WHERE record_kind = 'family' AND valid_to IS NULL""")
-        return {record_key(s, i): str(f) for s, i, f in cur.fetchall()}
+    touched = set(assignment.values()) | set(existing.values())
+    scope = touched if inputs.scoped else None
+    stats.memberships = _rebuild_memberships(conn, memberships, assignment, person_ids, scope)
+    stats.categories = _rebuild_categories(conn, families, assignment, scope)
+    return stats, touched
 
 
 def _shared_person_edges(memberships: list[Membership], person_ids: dict[str, str]) -> list[Edge]:
@@ -135,7 +128,11 @@ def _link_households(conn: Conn, assignment: dict[str, str], existing: dict[str,
 
 
 def _rebuild_memberships(
-    conn: Conn, memberships: list[Membership], assignment: dict[str, str], person_ids: dict[str, str]
+    conn: Conn,
+    memberships: list[Membership],
+    assignment: dict[str, str],
+    person_ids: dict[str, str],
+    scope: set[str] | None,
 ) -> int:
     trust = load_policy()["family"]["role"]["trust"]
     best: dict[tuple[str, str], tuple[tuple[int, str, str], tuple[Any, ...]]] = {}
@@ -150,7 +147,7 @@ def _rebuild_memberships(
             best[(family, person)] = (rank, values)
     rows = [(f, p, *v) for (f, p), (_, v) in sorted(best.items())]
     with conn.cursor() as cur:
-        cur.execute("DELETE FROM membership")
+        _clear(cur, "membership", scope)
         execute_values(
             cur,
             """INSERT INTO membership (family_id, person_id, role, period_from, period_to,
@@ -162,7 +159,10 @@ def _rebuild_memberships(
 
 
 def _rebuild_categories(
-    conn: Conn, families: dict[str, tuple[str, str, list[dict[str, Any]]]], assignment: dict[str, str]
+    conn: Conn,
+    families: dict[str, tuple[str, str, list[dict[str, Any]]]],
+    assignment: dict[str, str],
+    scope: set[str] | None,
 ) -> int:
     trust = load_policy()["family"]["categories"]["trust"]
     best: dict[tuple[str, str], tuple[tuple[int, bool, str, str], tuple[Any, ...]]] = {}
@@ -179,7 +179,7 @@ def _rebuild_categories(
                 best[(family, cat["category"])] = (rank, values)
     rows = [(f, c, *v) for (f, c), (_, v) in sorted(best.items())]
     with conn.cursor() as cur:
-        cur.execute("DELETE FROM family_category")
+        _clear(cur, "family_category", scope)
         execute_values(
             cur,
             """INSERT INTO family_category (family_id, category, since, until, source_code)
@@ -188,6 +188,14 @@ def _rebuild_categories(
             page_size=2000,
         )
     return len(rows)
+
+
+def _clear(cur: Any, table: str, scope: set[str] | None) -> None:
+    """Delete the derived rows of the families in ``scope`` (``None``: of every family)."""
+    if scope is None:
+        cur.execute(f"DELETE FROM {table}")
+    else:
+        cur.execute(f"DELETE FROM {table} WHERE family_id = ANY(%s)", (sorted(scope),))
 
 
 _FAMILY_GOLDEN_SQL = """
@@ -225,7 +233,7 @@ fresh AS (
              AND s.record_kind = 'family' AND s.superseded_by IS NULL AND s.deleted_at IS NULL
         WHERE l.family_id = f2.registry_id AND l.valid_to IS NULL AND s.canonical ? 'address'
         ORDER BY array_position(%s::text[], l.source_code), s.staged_at DESC LIMIT 1) addr ON true
-    WHERE f2.status = 'active')
+    WHERE f2.status = 'active' AND (%s::text[] IS NULL OR f2.registry_id = ANY(%s::text[])))
 -- Only a golden record that changed is written: an unchanged family keeps its row, its updated_at and
 -- its WAL (every family used to be rewritten every night).
 UPDATE registry_family f SET golden = n.golden, updated_at = now()
@@ -234,9 +242,13 @@ WHERE f.registry_id = n.registry_id AND f.golden IS DISTINCT FROM n.golden
 """
 
 
-def refresh_family_golden(conn: Conn) -> int:
-    """The golden family: members with roles, categories, current accompaniment, address, sources."""
+def refresh_family_golden(conn: Conn, family_ids: set[str] | None = None) -> int:
+    """The golden family: members with roles, categories, current accompaniment, address, sources.
+
+    ``family_ids``: only those (the families an incremental night touched); ``None``: every family.
+    """
     trust = load_policy()["family"]["address"]["trust"]
+    ids = sorted(family_ids) if family_ids is not None else None
     with conn.cursor() as cur:
-        cur.execute(_FAMILY_GOLDEN_SQL, (trust,))
+        cur.execute(_FAMILY_GOLDEN_SQL, (trust, ids, ids))
         return int(cur.rowcount)

@@ -12,12 +12,14 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from matching import family_scope
 from matching.care import reconcile_care
 from matching.config import MatchingConfig, load_config
 from matching.families import households_by_person, reconcile_families, refresh_family_golden
 from matching.model import latest_model
 from matching.persons import PersonStats, reconcile_persons
 from matching.store import current_memberships, mark_reconciled, pending, pending_ids, staged_rows
+from registry import households as household_rows
 from registry.db import connect, database_url
 from registry.runs import exclusive_run, finish_run, start_run
 
@@ -57,24 +59,26 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     others = pending_ids(conn, ["family", "membership"])
     memberships = current_memberships(conn)  # persons' family support and the family step share them
     households = households_by_person(memberships)
-    persons = PersonStats()
+    persons, tonight = PersonStats(), set()
     for start in range(0, len(people), cfg.person_batch):
         batch = staged_rows(conn, people[start : start + cfg.person_batch])
+        tonight |= {r.key for r in batch}
         _add(persons, reconcile_persons(conn, batch, households, model, version, cfg, run_id))
     timings["persons"] = round(time.monotonic() - t0, 2)
     t1 = time.monotonic()
-    families = reconcile_families(conn, run_id, memberships)
+    inputs = _family_inputs(conn, cfg, run_id, memberships, tonight, others)
+    families, touched = reconcile_families(conn, run_id, inputs)
     timings["families"] = round(time.monotonic() - t1, 2)
     t2 = time.monotonic()
-    care, attached = reconcile_care(conn, care_rows)
-    families.golden_updated = refresh_family_golden(conn)
+    care, attached, case_families = reconcile_care(conn, care_rows)
+    families.golden_updated = refresh_family_golden(conn, touched | case_families if inputs.scoped else None)
     timings["care"] = round(time.monotonic() - t2, 2)
     mark_reconciled(conn, [*people, *others, *attached], run_id)
     return {
         "run_id": run_id,
         "model_version": version,
         "persons": asdict(persons),
-        "families": asdict(families),
+        "families": {**asdict(families), "scoped": inputs.scoped},
         "care": asdict(care),
         "stage_seconds": timings,
     }
@@ -88,3 +92,22 @@ def _add(total: PersonStats, batch: PersonStats) -> None:
                 total.extra[key] = total.extra.get(key, 0) + number
         else:
             setattr(total, name, getattr(total, name) + value)
+
+
+def _family_inputs(
+    conn: Any, cfg: MatchingConfig, run_id: int, memberships: list[Any], tonight: set[str], others: list[int]
+) -> family_scope.FamilyInputs:
+    """Every household, or — on an incremental night — those tonight's changes can reach."""
+    seeds = household_rows.pending_households(conn, others)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM match_person")
+        stored = int(cur.fetchone()[0])
+        cur.execute(
+            """SELECT entity_id, other_id FROM entity_event WHERE run_id = %s AND entity_kind = 'person'""",
+            (run_id,),
+        )
+        moved = {i for row in cur.fetchall() for i in row if i}
+    moved |= household_rows.take_dirty(conn)  # persons a steward moved since the last night
+    if stored == 0 or len(tonight) + len(seeds) > cfg.family_scope_share * stored:
+        return family_scope.everything(conn, memberships)
+    return family_scope.reachable(conn, seeds, tonight, moved)

@@ -13,6 +13,7 @@ from matching.errors import StewardError
 from matching.golden import refresh_golden
 from matching.store import Conn
 from registry import audit
+from registry.households import queue_dirty
 from registry.runs import finish_run, start_run
 
 
@@ -226,6 +227,7 @@ def _move(conn: Conn, source: str, sid: str, target: str, run_id: int, cause: st
                 store.events(conn, [("person", previous, "merged_into", target, source, sid, cause)], run_id)
     store.events(conn, [("person", target, "linked", previous, source, sid, cause)], run_id)
     refresh_golden(conn, sorted({target, *([previous] if previous else [])}), run_id)
+    queue_dirty(conn, [target, previous or ""])  # the next reconcile re-derives their families
     return previous
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg2.extensions
 from psycopg2.extras import execute_values
+
+from registry.households import MembershipRow as MembershipRow
+from registry.households import current_memberships as current_memberships
 
 # The matcher's own names for the stored-record functions (they live with the tables in registry/).
 from registry.match_person import (
@@ -95,42 +97,6 @@ def current_records(conn: Conn, kinds: Iterable[str]) -> list[StagedRow]:
             (list(kinds),),
         )
         return [StagedRow(*row) for row in cur.fetchall()]
-
-
-@dataclass(frozen=True)
-class MembershipRow:
-    """A current source membership: who belongs to which source household, in what role, since when."""
-
-    source: str
-    source_record_id: str
-    person_ref: str
-    family_ref: str
-    role: str
-    period_from: str | None
-    period_to: str | None
-
-
-def current_memberships(conn: Conn) -> list[MembershipRow]:
-    """Every current, not deleted membership — only the fields families need (no whole-JSON decode)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT source_code, source_record_id, canonical ->> 'person_ref', canonical ->> 'family_ref',
-                      canonical ->> 'role', canonical ->> 'period_from', canonical ->> 'period_to'
-               FROM staged_record WHERE superseded_by IS NULL AND deleted_at IS NULL
-                 AND record_kind = 'membership'"""
-        )
-        return [MembershipRow(*row) for row in cur.fetchall()]
-
-
-def current_household_categories(conn: Conn) -> dict[str, tuple[str, str, list[dict[str, Any]]]]:
-    """Household record key → (source, source record id, categories) of every current household."""
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT source_code, source_record_id, coalesce(canonical -> 'categories', '[]'::jsonb)
-               FROM staged_record WHERE superseded_by IS NULL AND deleted_at IS NULL
-                 AND record_kind = 'family'"""
-        )
-        return {record_key(s, i): (s, i, cats) for s, i, cats in cur.fetchall()}
 
 
 def mark_reconciled(conn: Conn, staged_ids: list[int], run_id: int) -> None:

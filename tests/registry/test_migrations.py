@@ -18,7 +18,7 @@ EXPECTED_TABLES = {
     "quarantine", "registry_person", "registry_family", "entity_link", "membership", "family_category",
     "accompaniment_case", "service", "health_status", "consent", "review_item", "steward_decision",
     "attribute_lineage", "audit_log", "outbox", "raw_payload_chunk", "push_state", "match_person",
-    "survivorship_conflict", "entity_event", "disclosure", "web_user", "match_block_scheme",
+    "survivorship_conflict", "entity_event", "disclosure", "web_user", "match_block_scheme", "family_dirty",
 }
 
 
