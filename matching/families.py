@@ -42,16 +42,6 @@ class FamilyStats:
     golden_updated: int = 0
 
 
-def households_by_person(memberships: list[Membership]) -> dict[str, set[str]]:
-    """Person record key → the household keys it belongs to now (from current memberships)."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for m in memberships:
-        if m.period_to:
-            continue
-        out[record_key(m.source, m.person_ref)].add(record_key(m.source, m.family_ref))
-    return out
-
-
 def reconcile_families(conn: Conn, run_id: int, inputs: FamilyInputs) -> tuple[FamilyStats, set[str]]:
     """Cluster the households of ``inputs`` into registry families; rebuild their memberships and categories.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from matching.cluster import Edge, UnionFind, cluster
 from matching.config import MatchingConfig
 from matching.features import person_features
 from matching.golden import refresh_golden
+from matching.household_index import HouseholdIndex
 from matching.model import score
 from matching.rules import rule_edges
 from matching.standardize import shared_declarations
@@ -46,13 +46,13 @@ class PersonStats:
 def reconcile_persons(
     conn: Conn,
     rows: list[StagedRow],
-    households: dict[str, set[str]],
+    households: HouseholdIndex,
     model: dict[str, Any],
     model_version: str,
     cfg: MatchingConfig,
     run_id: int,
 ) -> PersonStats:
-    """Link pending person ``rows`` into the registry; ``households``: record key → household keys."""
+    """Link pending person ``rows`` into the registry; ``households``: who lives with whom now."""
     stats = PersonStats(records=len(rows))
     lap = _Laps(stats.extra)
     alive = [r for r in rows if not r.deleted]
@@ -75,6 +75,7 @@ def reconcile_persons(
     auto, review = _scored_edges(model, new, others, cfg)
     stats.auto_links = len(auto)
     lap("score")
+    households.load([*features, *(k for e in review for k in (e.left, e.right))])
     support_ids = {**_member_ids(conn, review, households, existing_ids), **existing_ids}
     supported, review = _family_support(edges + auto, review, support_ids, households, cfg)
     stats.family_supported = len(supported)
@@ -128,13 +129,12 @@ class _Laps:
 
 
 def _member_ids(
-    conn: Conn, review: list[Edge], households: dict[str, set[str]], known: dict[str, str]
+    conn: Conn, review: list[Edge], households: HouseholdIndex, known: dict[str, str]
 ) -> dict[str, str]:
     """Registry ids of the household members of review pairs' records that are not loaded yet."""
     wanted = {e for edge in review for e in (edge.left, edge.right)}
-    hhs = {hh for key in wanted for hh in households.get(key, ())}
-    members = {key for key, mine in households.items() if mine & hhs} - known.keys()
-    return store.registry_ids_of(conn, members)
+    members = {m for key in wanted for h in households.of(key) for m in households.members(h)}
+    return store.registry_ids_of(conn, members - known.keys())
 
 
 def _forget_deleted(rows: list[StagedRow], conn: Conn, run_id: int, stats: PersonStats) -> None:
@@ -201,7 +201,7 @@ def _family_support(
     strong: list[Edge],
     review: list[Edge],
     existing: dict[str, str],
-    households: dict[str, set[str]],
+    households: HouseholdIndex,
     cfg: MatchingConfig,
 ) -> tuple[list[Edge], list[Edge]]:
     """Review pairs whose households already share a linked member become links of their own."""
@@ -214,10 +214,6 @@ def _family_support(
         uf.add(edge.left)
         uf.add(edge.right)
         uf.union(edge.left, edge.right)
-    members: dict[str, set[str]] = defaultdict(set)
-    for key, hhs in households.items():
-        for hh in hhs:
-            members[hh].add(key)
     supported, remaining = [], []
     for edge in review:
         # Siblings share a household by definition: support needs the birth dates to agree as well.
@@ -225,7 +221,7 @@ def _family_support(
         if (
             (edge.weight or 0) >= cfg.family_support_weight
             and dates_agree
-            and _households_agree(edge, households, members, uf)
+            and _households_agree(edge, households, uf)
         ):
             explanation = {**edge.explanation, "family_support": True}
             supported.append(Edge(edge.left, edge.right, "family_supported", edge.weight, explanation))
@@ -234,11 +230,9 @@ def _family_support(
     return supported, remaining
 
 
-def _households_agree(
-    edge: Edge, households: dict[str, set[str]], members: dict[str, set[str]], uf: UnionFind
-) -> bool:
-    left = {m for hh in households.get(edge.left, ()) for m in members[hh]} - {edge.left}
-    right = {m for hh in households.get(edge.right, ()) for m in members[hh]} - {edge.right}
+def _households_agree(edge: Edge, households: HouseholdIndex, uf: UnionFind) -> bool:
+    left = {m for h in households.of(edge.left) for m in households.members(h)} - {edge.left}
+    right = {m for h in households.of(edge.right) for m in households.members(h)} - {edge.right}
     roots = {uf.find(m) for m in left if m in uf.parent}
     return any(uf.find(m) in roots for m in right if m in uf.parent)
 
@@ -309,7 +303,7 @@ def _write_links(
     assignment: dict[str, str],
     existing: dict[str, str],
     explanations: dict[str, tuple[str, float | None, dict[str, Any]]],
-    households: dict[str, set[str]],
+    households: HouseholdIndex,
     run_id: int,
     block_keys: Callable[[dict[str, Any]], list[int] | None],
 ) -> None:
@@ -362,8 +356,8 @@ def _write_links(
             )
 
 
-def _household(households: dict[str, set[str]], key: str) -> str | None:
-    hhs = sorted(households.get(key, ()))
+def _household(households: HouseholdIndex, key: str) -> str | None:
+    hhs = sorted(households.of(key))
     return hhs[0] if hhs else None
 
 

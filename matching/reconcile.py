@@ -15,7 +15,8 @@ from typing import Any
 from matching import family_scope
 from matching.care import reconcile_care
 from matching.config import MatchingConfig, load_config
-from matching.families import households_by_person, reconcile_families, refresh_family_golden
+from matching.families import reconcile_families, refresh_family_golden
+from matching.household_index import HouseholdIndex
 from matching.model import latest_model
 from matching.persons import PersonStats, reconcile_persons
 from matching.store import current_memberships, mark_reconciled, pending, pending_ids, staged_rows
@@ -57,8 +58,11 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     people = pending_ids(conn, ["person"])
     care_rows = pending(conn, CARE_KINDS)
     others = pending_ids(conn, ["family", "membership"])
-    memberships = current_memberships(conn)  # persons' family support and the family step share them
-    households = households_by_person(memberships)
+    # A big night reads every membership once (the person step and the family step share them); an
+    # incremental one looks up the few it needs.
+    big = _big_night(conn, cfg, len(people) + len(others))
+    memberships = current_memberships(conn) if big else None
+    households = HouseholdIndex(memberships) if memberships is not None else HouseholdIndex([], conn)
     persons, tonight = PersonStats(), set()
     for start in range(0, len(people), cfg.person_batch):
         batch = staged_rows(conn, people[start : start + cfg.person_batch])
@@ -66,7 +70,7 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
         _add(persons, reconcile_persons(conn, batch, households, model, version, cfg, run_id))
     timings["persons"] = round(time.monotonic() - t0, 2)
     t1 = time.monotonic()
-    inputs = _family_inputs(conn, cfg, run_id, memberships, tonight, others)
+    inputs = _family_inputs(conn, run_id, memberships, tonight, others)
     families, touched = reconcile_families(conn, run_id, inputs)
     timings["families"] = round(time.monotonic() - t1, 2)
     t2 = time.monotonic()
@@ -94,20 +98,26 @@ def _add(total: PersonStats, batch: PersonStats) -> None:
             setattr(total, name, getattr(total, name) + value)
 
 
-def _family_inputs(
-    conn: Any, cfg: MatchingConfig, run_id: int, memberships: list[Any], tonight: set[str], others: list[int]
-) -> family_scope.FamilyInputs:
-    """Every household, or — on an incremental night — those tonight's changes can reach."""
-    seeds = household_rows.pending_households(conn, others)
+def _big_night(conn: Any, cfg: MatchingConfig, pending_records: int) -> bool:
+    """More pending person, household and membership records than ``family_scope_share`` of the stored
+    person records (a first night, a big load): then reading everything once costs less than walking."""
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM match_person")
         stored = int(cur.fetchone()[0])
+    return stored == 0 or pending_records > cfg.family_scope_share * stored
+
+
+def _family_inputs(
+    conn: Any, run_id: int, memberships: list[Any] | None, tonight: set[str], others: list[int]
+) -> family_scope.FamilyInputs:
+    """Every household (a big night: ``memberships`` read), or those tonight's changes can reach."""
+    with conn.cursor() as cur:
         cur.execute(
             """SELECT entity_id, other_id FROM entity_event WHERE run_id = %s AND entity_kind = 'person'""",
             (run_id,),
         )
         moved = {i for row in cur.fetchall() for i in row if i}
     moved |= household_rows.take_dirty(conn)  # persons a steward moved since the last night
-    if stored == 0 or len(tonight) + len(seeds) > cfg.family_scope_share * stored:
+    if memberships is not None:
         return family_scope.everything(conn, memberships)
-    return family_scope.reachable(conn, seeds, tonight, moved)
+    return family_scope.reachable(conn, household_rows.pending_households(conn, others), tonight, moved)
