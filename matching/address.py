@@ -19,6 +19,7 @@ from schemas.person import Address
 _CACHE: Final = 1 << 15
 _NOT_ADDRESS = re.compile(r"[^\w\-/]+|_")
 _POSTAL = re.compile(r"(?<!\d)\d{6}(?!\d)")
+_POSTAL_GAPS = re.compile(r"[\s\-]")
 
 _LOCALITY_TYPES: Final = frozenset({
     "Г", "ГОР", "ГОРОД", "С", "СЕЛО", "Д", "ДЕР", "ДЕРЕВНЯ", "П", "ПОС", "ПОСЕЛОК", "ПГТ", "РП", "СТ",
@@ -102,7 +103,19 @@ def _parse_one_line(text: str) -> AddressParts:
             locality = locality_std(part)
         elif first[:1].isdigit() and street and not house:
             house = house_std(part)
+    if locality is None and street is None:
+        locality, street = _untyped_parts(text)
     return AddressParts(postal.group() if postal else None, locality, street, house)
+
+
+def _untyped_parts(text: str) -> tuple[str | None, str | None]:
+    """(locality, street) of a line without Russian type words (``12 High Street, Leeds``): the street
+    first, the locality last; a postcode or a region part is left out. One part alone tells neither."""
+    parts = [p for p in text.split(",") if (tokens := address_text(p).split())
+             and not _POSTAL.fullmatch(tokens[0]) and not _REGION_WORDS & set(tokens)]
+    if len(parts) < 2:
+        return None, None
+    return locality_std(parts[-1]), street_std(parts[0])
 
 
 def main_address(addresses: Sequence[Address]) -> Address | None:
@@ -125,7 +138,8 @@ def cached_parts(postal_code: str | None, locality: str | None, street: str | No
     """``address_parts`` on the fields themselves (cached: households share addresses)."""
     parsed = _parse_one_line(text) if text else AddressParts(None, None, None, None)
     return AddressParts(
-        postal_code=postal_code or parsed.postal_code,
+        # Compared without spaces or hyphens: agencies write SW1A 1AA and SW1A1AA, 00-950 and 00950.
+        postal_code=_POSTAL_GAPS.sub("", postal_code) if postal_code else parsed.postal_code,
         locality=locality_std(locality) if locality else parsed.locality,
         street=street_std(street) if street else parsed.street,
         house=house_std(house, building) if house else parsed.house,

@@ -39,7 +39,8 @@ def person_features(
         "snils": std["snils"],
         "oms": std["oms"],
         "birth_cert": std["birth_cert"],
-        "shared_id": std["shared_id"],  # a source-declared shared number (rules only, not the model)
+        "shared_id": std["shared_id"],  # a trusted source-declared shared number (for the rules)
+        "shared_number": std["shared_number"],  # any declared one, trusted or not (for the model)
         "postal_code": std["postal_code"],
         "locality_std": std["locality_std"],
         "street_std": std["street_std"],

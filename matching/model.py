@@ -43,6 +43,7 @@ COLUMNS = (
     "snils",
     "oms",
     "birth_cert",
+    "shared_number",
     "postal_code",
     "locality_std",
     "street_std",
@@ -56,13 +57,17 @@ def _jw(col: str, threshold: float) -> str:
 def _name() -> CustomComparison:
     same_family = "family_stem_l = family_stem_r"
     same_given = "given_name_std_l = given_name_std_r"
+    # One name missing on either side (minimum evidence): the other name still counts, at its own levels.
+    one_missing = ("(family_stem_l IS NULL OR family_stem_r IS NULL OR given_name_std_l IS NULL "
+                   "OR given_name_std_r IS NULL)")
     return CustomComparison(
         output_column_name="name",
-        comparison_description="family and given name together (swaps and maiden names are levels)",
+        comparison_description="family and given name together (swaps, maiden names and a missing name are "
+        "levels)",
         comparison_levels=[
             cll.CustomLevel(
-                "family_stem_l IS NULL OR family_stem_r IS NULL OR given_name_std_l IS NULL "
-                "OR given_name_std_r IS NULL"
+                "NOT ((family_stem_l IS NOT NULL AND family_stem_r IS NOT NULL) "
+                "OR (given_name_std_l IS NOT NULL AND given_name_std_r IS NOT NULL))"
             ).configure(is_null_level=True),
             cll.CustomLevel(f"{same_family} AND {same_given}", "both exact"),
             cll.CustomLevel(
@@ -72,6 +77,10 @@ def _name() -> CustomComparison:
             cll.CustomLevel(f"{same_family} AND {_jw('given_latin', 0.88)}", "family exact, given close"),
             cll.CustomLevel(f"{same_given} AND {_jw('family_latin', 0.88)}", "given exact, family close"),
             cll.CustomLevel(f"{_jw('family_latin', 0.85)} AND {_jw('given_latin', 0.85)}", "both close"),
+            cll.CustomLevel(f"{one_missing} AND ({same_family} OR {same_given})",
+                            "one name missing, the other exact"),
+            cll.CustomLevel(f"{one_missing} AND ({_jw('family_latin', 0.88)} OR {_jw('given_latin', 0.88)})",
+                            "one name missing, the other close"),
             cll.CustomLevel(same_given, "given exact, family differs (maiden or married name)"),
             cll.CustomLevel(same_family, "family exact, given differs (a sibling?)"),
             cll.ElseLevel(),
@@ -121,8 +130,25 @@ def _address() -> CustomComparison:
                 "(postal_code_l IS NULL OR postal_code_r IS NULL) AND "
                 "(locality_std_l IS NULL OR locality_std_r IS NULL)"
             ).configure(is_null_level=True),
-            cll.CustomLevel("postal_code_l = postal_code_r AND street_std_l = street_std_r", "same street"),
+            cll.CustomLevel("street_std_l = street_std_r AND (postal_code_l = postal_code_r "
+                            "OR locality_std_l = locality_std_r)", "same street"),
+            cll.CustomLevel("postal_code_l = postal_code_r", "same postcode"),
             cll.CustomLevel("locality_std_l = locality_std_r", "same locality"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _shared_number() -> CustomComparison:
+    """A source-declared shared number (``system:value``): exact, or one typo apart in the same system."""
+    same_system = "split_part(shared_number_l, ':', 1) = split_part(shared_number_r, ':', 1)"
+    return CustomComparison(
+        output_column_name="shared_number",
+        comparison_levels=[
+            cll.NullLevel("shared_number"),
+            cll.ExactMatchLevel("shared_number"),
+            cll.CustomLevel(f"{same_system} AND damerau_levenshtein(shared_number_l, shared_number_r) <= 1",
+                            "one typo apart (Damerau-Levenshtein <= 1)"),
             cll.ElseLevel(),
         ],
     )
@@ -135,9 +161,11 @@ BLOCKING_RULES = (
     "l.family_latin = r.family_latin AND l.birth_year = r.birth_year",
     "l.given_latin = r.given_latin AND l.patronymic_latin = r.patronymic_latin "
     "AND l.birth_year = r.birth_year",
+    "l.given_latin = r.given_latin AND l.street_std = r.street_std AND l.postal_code = r.postal_code",
     "l.snils = r.snils",
     "l.oms = r.oms",
     "l.birth_cert = r.birth_cert",
+    "l.shared_number = r.shared_number",
 )
 """OR-ed blocking rules; their recall against the sandbox truth is measured by ``hub bench match``."""
 
@@ -154,6 +182,7 @@ def settings() -> SettingsCreator:
             _exact("snils"),
             _exact("birth_cert"),
             _exact("oms"),
+            _shared_number(),
             _address(),
         ],
         blocking_rules_to_generate_predictions=[{"blocking_rule": r} for r in BLOCKING_RULES],
@@ -208,14 +237,20 @@ def floor_probabilities(model: dict[str, Any]) -> dict[str, Any]:
 
     A level never observed in training (a SNILS mismatch between two records of one person, say) gets
     m = 0 from EM, which is an infinitely strong "never the same person"; real data has typos. The floor
-    caps any single disagreement at about -10 (log2 of 1e-3).
+    caps any single disagreement at about -10 (log2 of 1e-3). A level seen in neither step weighs 0.
     """
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            level["m_probability"] = max(float(level.get("m_probability") or 0.0), M_FLOOR)
-            level["u_probability"] = max(float(level.get("u_probability") or 0.0), U_FLOOR)
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if not m and not u:
+                # Seen neither among random pairs nor by EM (a missing name where no agency omits one):
+                # the training data says nothing of it, so it weighs nothing (m = u), not the floors' +10.
+                level["m_probability"] = level["u_probability"] = M_FLOOR
+                continue
+            level["m_probability"] = max(float(m or 0.0), M_FLOOR)
+            level["u_probability"] = max(float(u or 0.0), U_FLOOR)
     return model
 
 
@@ -252,12 +287,23 @@ def save_model(model: dict[str, Any]) -> Path:
     return path
 
 
+def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row with every model column: a stored row written before a column existed lacks its key
+    (it compares as missing), and DuckDB takes the columns of a table from its rows."""
+    return [{**_NO_VALUES, **r} for r in rows]
+
+
+_NO_VALUES = dict.fromkeys(COLUMNS)
+
+
 def score(
     model: dict[str, Any], new: list[dict[str, Any]], existing: list[dict[str, Any]], threshold_weight: float
 ) -> list[dict[str, Any]]:
     """Pairs (new × existing and new × new) above ``threshold_weight`` with their per-comparison weights."""
     if not new:
         return []
+    # Stored rows written before a column existed lack its key; the model compares them as missing.
+    new, existing = _complete(new), _complete(existing)
     db = DuckDBAPI()
     new_df = db.register(new, table_name="new_records")
     linker = Linker(new_df, model, log_level="WARNING")

@@ -56,7 +56,7 @@ STANDARD_COLUMNS: Final = (
     "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "sex_std", "sex_source", "name_origin",
     "birth_date",
     "birth_year", "birth_date_swapped", "birth_date_plausible", "snils", "oms", "birth_cert", "passport",
-    "shared_id", "postal_code", "locality_std", "street_std", "house",
+    "shared_id", "shared_number", "postal_code", "locality_std", "street_std", "house",
 )
 """Keys of the dict ``standardize_person`` returns, in a stable order (a DataFrame's columns)."""
 
@@ -321,9 +321,12 @@ def shared_declarations() -> dict[str, Any]:
     return load_shared_identifiers()
 
 
-def shared_identifier(person: Person, declared: dict[str, Any] | None = None) -> str | None:
+def shared_identifier(
+    person: Person, declared: dict[str, Any] | None = None, *, trusted_only: bool = True
+) -> str | None:
     """``system:value`` of the person's first trusted shared identifier (``shared_identifiers:`` in
     sources.yaml), normalised (no spaces or dashes); None when there is none or it misses its format.
+    ``trusted_only=False``: the first declared one, trusted or not (the model's fuzzy comparison).
 
     ``declared``: the declarations, when the caller read them once for a batch (reading the settings per
     record cost 11 of the 16 s of standardising 73k persons)."""
@@ -331,7 +334,7 @@ def shared_identifier(person: Person, declared: dict[str, Any] | None = None) ->
         declared = shared_declarations()
     for ident in person.identifiers:
         spec = declared.get(ident.system or "") if ident.kind is IdentifierKind.LOCAL else None
-        if spec is None or not spec.trusted:
+        if spec is None or (trusted_only and not spec.trusted):
             continue
         value = re.sub(r"[\s\-]", "", ident.value).upper()
         if is_placeholder_identifier(IdentifierKind.LOCAL, value):
@@ -431,6 +434,7 @@ def standardize_person(
         "birth_cert": ids.get(IdentifierKind.BIRTH_CERTIFICATE),
         "passport": passport.replace(" ", "") if passport else None,
         "shared_id": shared_identifier(person, shared),
+        "shared_number": shared_identifier(person, shared, trusted_only=False),
         "postal_code": parts.postal_code,
         "locality_std": parts.locality,
         "street_std": parts.street,

@@ -20,7 +20,10 @@ _NORMALIZERS = {
     IdentifierKind.OMS_POLICY: ids.normalize_oms_policy,
     IdentifierKind.LOCAL: ids.normalize_local,
 }
-_POSTAL = re.compile(r"^\d{6}$")
+_POSTAL = re.compile(r"^(?=[A-Z0-9 \-]*\d)[A-Z0-9](?:[A-Z0-9]|[ \-](?=[A-Z0-9])){1,9}$")
+"""A Russian index (six digits) or another country's postcode: 2–10 letters and digits, at least one digit,
+single spaces or hyphens between them (SW1A 1AA, 75008, 1010-123, 00-950); stored upper case, single-spaced.
+"""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Free-text limits: generous for any real address, far below what bloats a record (every version is kept).
@@ -70,9 +73,12 @@ class Address(CanonicalModel):
     @field_validator("postal_code")
     @classmethod
     def _postal(cls, value: str | None) -> str | None:
-        if value is not None and not _POSTAL.match(value):
-            raise ValueError(f"expected 6 digits, got shape {shape(value)!r}")
-        return value
+        if value is None:
+            return None
+        code = " ".join(value.upper().split())
+        if not _POSTAL.match(code):
+            raise ValueError(f"expected a postcode (6 digits in Russia), got shape {shape(value)!r}")
+        return code
 
     @model_validator(mode="after")
     def _has_content(self) -> Address:

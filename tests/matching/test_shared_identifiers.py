@@ -18,6 +18,7 @@ from matching.features import person_features
 from matching.rules import rule_edges
 from schemas import Person
 from schemas.base import Provenance
+from tests.matching.levels import level_of
 
 
 @pytest.fixture
@@ -57,3 +58,32 @@ def test_an_equal_declared_number_links_by_rule() -> None:
 def test_no_link_without_trusted_evidence(left: tuple[str, str, str], right: tuple[str, str, str]) -> None:
     a, b = _row("a", "1", left[0], left[1], left[2]), _row("b", "9", right[0], right[1], right[2])
     assert rule_edges([a], [b], 8) == []
+
+
+@pytest.mark.usefixtures("declared")
+@pytest.mark.parametrize(("system", "value", "number"), [
+    ("social_id", "123 456 78-9", "social_id:123456789"),  # trusted: a rule and a model column
+    ("club_card", "55501", "club_card:55501"),             # untrusted: the model's column only
+    ("social_id", "12345678", None),                       # off its format
+    ("member_no", "55501", None),                          # undeclared
+])
+def test_every_declared_number_is_a_model_column(system: str, value: str, number: str | None) -> None:
+    row = _row("a", "1", system, value)
+    assert row["shared_number"] == number
+    assert row["shared_id"] == (number if system == "social_id" else None)
+
+
+@pytest.mark.usefixtures("declared")
+@pytest.mark.parametrize(("left", "right", "level"), [
+    (("club_card", "55501"), ("club_card", "55501"), "Exact match on shared_number"),
+    (("club_card", "55501"), ("club_card", "55510"), "one typo apart (Damerau-Levenshtein <= 1)"),
+    (("club_card", "55501"), ("club_card", "55601"), "one typo apart (Damerau-Levenshtein <= 1)"),
+    (("club_card", "55501"), ("club_card", "65510"), "All other comparisons"),
+    (("club_card", "123456789"), ("social_id", "123456789"), "All other comparisons"),  # other systems
+    (("club_card", "55501"), ("member_no", "55501"), "null"),                            # undeclared
+])
+def test_a_typo_in_a_shared_number_is_a_level_of_its_own(
+    left: tuple[str, str], right: tuple[str, str], level: str
+) -> None:
+    a, b = _row("a", "1", *left), _row("b", "9", *right)
+    assert level_of(a, b, "shared_number") == level

@@ -8,6 +8,7 @@ the fitted model scores a typo'd duplicate above two strangers.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 from matching.features import person_features
@@ -57,3 +58,22 @@ def test_training_without_shared_identifiers_fits_a_model() -> None:
     twin = scores.get(("agency_a:0-0", "agency_b:0-1")) or scores.get(("agency_b:0-1", "agency_a:0-0"))
     assert twin is not None
     assert twin > 0.9
+
+
+def test_a_level_training_never_saw_weighs_nothing_and_a_disagreement_is_capped() -> None:
+    """Neither EM nor random pairs saw it → m = u (weight 0), not the floors' +10; EM never saw it but
+    random pairs did → m at the floor, so one disagreement weighs about −10 at most."""
+    from matching.model import M_FLOOR, floor_probabilities
+
+    model = {"comparisons": [{"comparison_levels": [
+        {"is_null_level": True},
+        {"label_for_charts": "unseen", "m_probability": None, "u_probability": None},
+        {"label_for_charts": "never in a true pair", "m_probability": None, "u_probability": 0.9},
+        {"label_for_charts": "seen", "m_probability": 0.6, "u_probability": 0.01}]}]}
+    levels = floor_probabilities(model)["comparisons"][0]["comparison_levels"]
+    weights = {lv["label_for_charts"]: math.log2(lv["m_probability"] / lv["u_probability"])
+               for lv in levels[1:]}
+    assert weights["unseen"] == 0.0
+    assert -10.5 < weights["never in a true pair"] < -9.5
+    assert levels[2]["m_probability"] == M_FLOOR
+    assert math.isclose(weights["seen"], math.log2(60))
