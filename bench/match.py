@@ -158,5 +158,6 @@ def _night(url: str, sandbox: Path, night: int) -> dict[str, Any]:
         "reconcile_seconds": seconds,
         "reconcile_stages": stats["stage_seconds"],
         "persons": stats["persons"],
+        "drift": stats["drift"],
         "accuracy": evaluate(sandbox, url),
     }

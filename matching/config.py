@@ -22,6 +22,10 @@ class MatchingConfig(BaseModel):
     max_records_per_identifier: int = 8
     person_batch: int = Field(default=50_000, ge=100)
     family_scope_share: float = Field(default=0.2, ge=0.0, le=1.0)
+    fit_on_first_reconcile: bool = True
+    fit_min_records: int = Field(default=1000, ge=100)
+    drift_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    drift_min_records: int = Field(default=200, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchingConfig:

@@ -278,13 +278,33 @@ def latest_model() -> tuple[str, dict[str, Any]]:
     return f"person-v{version}", json.loads(paths[version].read_text("utf-8"))
 
 
-def save_model(model: dict[str, Any]) -> Path:
-    """Write the next version of the model file (into ``HUB_MODELS_DIR`` when set) and return its path."""
+def save_model(model: dict[str, Any], profile: dict[str, Any] | None = None) -> Path:
+    """Write the next version of the model file (into ``HUB_MODELS_DIR`` when set) and return its path;
+    ``profile`` (``matching.drift``) goes beside it as ``person-vN.profile.json``."""
     folder = _model_dirs()[-1]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"person-v{(model_versions() or [0])[-1] + 1}.json"
     path.write_text(json.dumps(model, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+    if profile is not None:
+        _profile_path(path).write_text(json.dumps(profile, indent=2, sort_keys=True) + "\n", "utf-8")
     return path
+
+
+def _profile_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.name.removesuffix(".json") + ".profile.json")
+
+
+def model_profile(version: str) -> dict[str, Any] | None:
+    """The training records' profile of model ``person-vN`` (None for a model fitted without one)."""
+    path = _model_paths().get(int(version.removeprefix("person-v")))
+    profile = _profile_path(path) if path else None
+    return json.loads(profile.read_text("utf-8")) if profile and profile.exists() else None
+
+
+def fitted_versions() -> list[int]:
+    """Versions fitted here (in ``HUB_MODELS_DIR``), not shipped."""
+    fitted = hub_settings().models_dir
+    return sorted(v for v, p in _model_paths().items() if fitted and p.parent == fitted)
 
 
 def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 from matching import candidates, store
 from matching.cluster import Edge, UnionFind, cluster
 from matching.config import MatchingConfig
+from matching.drift import present_counts
 from matching.features import person_features
 from matching.golden import refresh_golden
 from matching.household_index import HouseholdIndex
@@ -65,7 +66,8 @@ def reconcile_persons(
     stored = candidates.load(conn, model, features, {rid for key, rid in forced if key in features}, run_id)
     existing_ids, others = stored.ids, stored.others
     stats.extra.update(
-        candidates=len(others), stored_loaded=len(existing_ids), keys_rebuilt=stored.keys_rebuilt
+        candidates=len(others), stored_loaded=len(existing_ids), keys_rebuilt=stored.keys_rebuilt,
+        **present_counts(features.values()),
     )
     lap("candidates")
     new = list(features.values())

@@ -8,23 +8,26 @@ as it was and the staged records pending for the next attempt.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
 from typing import Any
 
-from matching import family_scope
+from matching import drift, family_scope
 from matching.care import reconcile_care
 from matching.config import MatchingConfig, load_config
 from matching.families import reconcile_families, refresh_family_golden
 from matching.household_index import HouseholdIndex
-from matching.model import latest_model
+from matching.model import latest_model, model_profile
 from matching.persons import PersonStats, reconcile_persons
 from matching.store import current_memberships, mark_reconciled, pending, pending_ids, staged_rows
+from matching.training import fit_if_unfitted
 from registry import households as household_rows
 from registry.db import connect, database_url
 from registry.runs import exclusive_run, finish_run, start_run
 
 CARE_KINDS = ("case", "service", "disability", "consent")
+log = logging.getLogger("hub.matching.reconcile")
 
 
 def reconcile(
@@ -32,15 +35,18 @@ def reconcile(
 ) -> dict[str, Any]:
     """Reconcile everything pending; return counts (no personal data). ``config``: else matching.yaml."""
     url = url or database_url()
-    version, model = latest_model()
     cfg = config or load_config()
     started = time.monotonic()
     with exclusive_run(url, "reconcile", None):  # one reconcile at a time; a killed one is 'abandoned'
         with connect(url) as conn:
             run_id = start_run(conn, "reconcile", None, airflow)
         try:
+            fitted = fit_if_unfitted(url, cfg)  # inside the run: two first reconciles never both fit
+            version, model = latest_model()
             with connect(url) as conn:
                 stats = _run(conn, model, version, cfg, run_id)
+                stats["model_fitted"] = fitted
+                stats["drift"] = _drift(stats, version, cfg)
                 stats["seconds"] = round(time.monotonic() - started, 2)
                 finish_run(conn, run_id, "succeeded", stats)
         except BaseException as exc:
@@ -86,6 +92,14 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
         "care": asdict(care),
         "stage_seconds": timings,
     }
+
+
+def _drift(stats: dict[str, Any], version: str, cfg: MatchingConfig) -> list[dict[str, Any]]:
+    """Columns of tonight's person records far from the model's training records (logged as a warning)."""
+    found = drift.drift(model_profile(version), drift.take_counts(stats["persons"]["extra"]), cfg)
+    if found:
+        log.warning("%s", drift.describe(found))
+    return found
 
 
 def _add(total: PersonStats, batch: PersonStats) -> None:

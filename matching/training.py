@@ -1,30 +1,63 @@
 """``hub matching train``: fit the person model on the registry's staged persons; write the next version.
 
-Run it when the agencies or their noise change, not every night: the nights load the committed model.
+Run it when the agencies or their noise change, or when a night warns of drift (``matching.drift``), not
+every night: the nights load the newest model. The first reconcile of a registry with no fitted model fits
+one itself (``fit_if_unfitted``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
+from matching.config import MatchingConfig
+from matching.drift import profile
 from matching.features import person_features
-from matching.model import save_model, train
+from matching.model import fitted_versions, save_model, train
+from matching.standardize import shared_declarations
 from matching.store import current_records
 from registry.db import connect
 from schemas import Person
+from schemas.settings import settings as hub_settings
+
+log = logging.getLogger("hub.matching.training")
 
 
 def training_rows(url: str | None = None) -> list[dict[str, Any]]:
     """Features of every current staged person record."""
     with connect(url) as conn:
         rows = current_records(conn, ["person"])
-    return [person_features(r.key, r.source, Person.model_validate(r.canonical)) for r in rows]
+    shared = shared_declarations()
+    return [person_features(r.key, r.source, Person.model_validate(r.canonical), shared) for r in rows]
 
 
-def train_and_save(url: str | None = None, max_pairs: float = 2e6) -> tuple[Path, int]:
-    """Train on the staged persons; return (model path, records used)."""
-    rows = training_rows(url)
+def train_and_save(
+    url: str | None = None, max_pairs: float = 2e6, rows: list[dict[str, Any]] | None = None
+) -> tuple[Path, int]:
+    """Train on the staged persons (or ``rows``, their features); save the model and its profile; return
+    (model path, records used)."""
+    rows = training_rows(url) if rows is None else rows
     if len(rows) < 100:
         raise ValueError(f"only {len(rows)} staged persons: pull more data before training")
-    return save_model(train(rows, max_pairs=max_pairs)), len(rows)
+    return save_model(train(rows, max_pairs=max_pairs), profile(rows)), len(rows)
+
+
+def fit_if_unfitted(url: str, cfg: MatchingConfig) -> dict[str, Any] | None:
+    """The first reconcile of a registry with no fitted model: fit one on its staged persons and say so.
+
+    Only with ``HUB_MODELS_DIR`` (a fit never writes into the shipped models) holding no fitted model, and
+    ``fit_on_first_reconcile``; with fewer than ``fit_min_records`` staged persons the shipped model runs
+    and the answer says why. None: nothing to say (fitting is off, or a fitted model exists)."""
+    if not cfg.fit_on_first_reconcile or hub_settings().models_dir is None or fitted_versions():
+        return None
+    started = time.monotonic()
+    rows = training_rows(url)
+    if len(rows) < cfg.fit_min_records:
+        return {"fitted": False, "records": len(rows),
+                "why": f"fewer staged persons than fit_min_records ({cfg.fit_min_records})"}
+    path, used = train_and_save(url, rows=rows)
+    log.info("no model was fitted on this registry: fitted %s on %d staged persons", path.stem, used)
+    return {"fitted": True, "model": path.stem, "records": used,
+            "seconds": round(time.monotonic() - started, 2)}

@@ -27,8 +27,22 @@ def _reconcile_text(s: dict[str, Any]) -> str:
         f"{p['family_supported']} family-supported, {p['review_items']} for review, {p['merges']} merges; "
         f"{f['families']} families ({f['new_families']} new); {c['cases']} cases, {c['services']} services, "
         f"{c['statuses']} statuses, {c['consents']} consents; {c['waiting']} care records waiting for their "
-        "person or household"
+        "person or household" + _model_notes(s)
     )
+
+
+def _model_notes(s: dict[str, Any]) -> str:
+    from matching.drift import describe
+
+    fitted, notes = s.get("model_fitted"), []
+    if fitted and fitted["fitted"]:
+        notes.append(f"no model was fitted on this registry: fitted {fitted['model']} on {fitted['records']} "
+                     f"staged persons in {fitted['seconds']}s and used it")
+    elif fitted:
+        notes.append(f"the shipped model ran: {fitted['records']} staged persons, {fitted['why']}")
+    if s.get("drift"):
+        notes.append("drift: " + describe(s["drift"]))
+    return "".join(f"\n{n}" for n in notes)
 
 
 @click.command()

@@ -207,8 +207,8 @@ def test_a_night_in_small_batches_is_as_accurate(tmp_path: Path, pg_server_url: 
         assert stats["persons"]["records"] > 600  # four batches and more
         scores = evaluate(sandbox, url)["persons"]
         with connect(url) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM review_item WHERE entity_kind = 'person' AND created_run_id = %s",
-                        (stats["run_id"],))
+            cur.execute("""SELECT count(*) FROM review_item
+                           WHERE entity_kind = 'person' AND created_run_id = %s""", (stats["run_id"],))
             queued = cur.fetchone()[0]
     assert stats["persons"]["review_items"] == queued  # every batch's, not the last one's
     assert scores["precision"] >= 0.995, scores
