@@ -6,8 +6,10 @@ typos in names, missing given or family names and birth dates, day/month swaps, 
 that is missing or mistyped, moved addresses with non-Russian postcodes; a few people twice in B. Both
 files go through ``file_drop`` sources and mappings written here, then the hub reconciles with the shipped
 model; a second registry's first reconcile fits its own model on the unlabelled staged persons (as a
-deployment's would, ``fit_on_first_reconcile``) and reconciles with it. In the same run, plain Splink
-dedupes the same staged persons. Numbers, never assertions.
+deployment's would, ``fit_on_first_reconcile``) and reconciles with it; a steward who knows the truth
+works each registry's review queue (``bench.steward``: reviews to reach the recall target), the fitted
+registry trains again with those decisions as labels, and a third registry runs the labelled model. In the
+same run, plain Splink dedupes the same staged persons. Numbers, never assertions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -215,9 +218,15 @@ def _configure(work: Path) -> dict[str, str]:
     return {"HUB_SOURCES": str(work / "sources.yaml"), "HUB_MODELS_DIR": str(work / "models"), **drops}
 
 
-def _night(server_url: str, data: Path, fit: bool) -> dict[str, Any]:
+TARGET_RECALL = 0.99
+"""The issue's recall target for this data set (the reviews curve says when the queue reaches it)."""
+
+
+def _night(server_url: str, data: Path, fit: bool, then: Callable[[str], dict[str, Any]] | None = None,
+           plain: bool = False) -> dict[str, Any]:
     """A fresh registry: pull both agencies, reconcile (``fit``: the first reconcile fits the registry's
-    own model on its unlabelled staged persons, as a deployment's would), score; plain Splink beside it."""
+    own model on its unlabelled staged persons, as a deployment's would), score; ``then`` works on the
+    registry afterwards (a steward, a training run); ``plain``: plain Splink beside it."""
     from bench.match import _pull_all, fresh_database
     from bench.plain_splink import plain_splink
     from matching.config import load_config
@@ -233,24 +242,45 @@ def _night(server_url: str, data: Path, fit: bool) -> dict[str, Any]:
                 "model_fitted": stats["model_fitted"], "drift": stats["drift"],
                 "accuracy": evaluate(data, url)["persons"],
                 "review_items": stats["persons"].get("review_items"),
-                **({} if fit else {"plain": plain_splink(url, data)})}
+                **({"plain": plain_splink(url, data)} if plain else {}), **(then(url) if then else {})}
+
+
+def _steward(data: Path, labels: bool) -> Callable[[str], dict[str, Any]]:
+    """A steward who knows the truth works the queue; with ``labels`` the registry then trains on the
+    decisions (``hub matching train --labels``)."""
+    from bench.steward import work_the_queue
+    from matching.training import train_and_save
+
+    def work(url: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"reviews": work_the_queue(url, data, TARGET_RECALL)}
+        if labels:
+            started = time.monotonic()
+            path, used, summary = train_and_save(url, labels=True)
+            out["train_labels"] = {"model": path.stem, "records": used, "labels": summary,
+                                   "seconds": round(time.monotonic() - started, 2)}
+        return out
+
+    return work
 
 
 def run(people: int, seed: int, server_url: str) -> dict[str, Any]:
-    """Shipped model, then the model the first reconcile fits on the same unlabelled records; plain Splink
-    on the same staged persons."""
+    """Shipped model; the model the first reconcile fits on the same unlabelled records; that registry's
+    steward works its queue and it trains again with the decisions as labels, and a fresh registry runs
+    the labelled model. Plain Splink on the same staged persons."""
     work = Path(tempfile.mkdtemp(prefix="hub-bench-latin-"))
     saved = dict(os.environ)
     try:
         counts = generate(work / "data", people, seed)
         os.environ.update(_configure(work))
         (work / "models").mkdir()
-        shipped = _night(server_url, work / "data", fit=False)
-        fitted = _night(server_url, work / "data", fit=True)
+        data = work / "data"
+        shipped = _night(server_url, data, fit=False, then=_steward(data, False), plain=True)
+        fitted = _night(server_url, data, fit=True, then=_steward(data, True))
+        labelled = _night(server_url, data, fit=False)
         return {"dataset": "latin", "seed": seed, **counts,
                 "hub_shipped_model": {k: v for k, v in shipped.items() if k != "plain"},
                 "hub_fitted_model": fitted, "training": fitted["model_fitted"],
-                "splink_plain": shipped["plain"]}
+                "hub_labelled_model": labelled, "splink_plain": shipped["plain"]}
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -26,6 +26,8 @@ class MatchingConfig(BaseModel):
     fit_min_records: int = Field(default=1000, ge=100)
     drift_share: float = Field(default=0.3, gt=0.0, le=1.0)
     drift_min_records: int = Field(default=200, ge=1)
+    label_prior_pairs: float = Field(default=200.0, gt=0.0)
+    label_pairs_per_decision: int = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchingConfig:

@@ -307,7 +307,7 @@ def fitted_versions() -> list[int]:
     return sorted(v for v, p in _model_paths().items() if fitted and p.parent == fitted)
 
 
-def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every row with every model column: a stored row written before a column existed lacks its key
     (it compares as missing), and DuckDB takes the columns of a table from its rows."""
     return [{**_NO_VALUES, **r} for r in rows]
@@ -323,7 +323,7 @@ def score(
     if not new:
         return []
     # Stored rows written before a column existed lack its key; the model compares them as missing.
-    new, existing = _complete(new), _complete(existing)
+    new, existing = complete(new), complete(existing)
     db = DuckDBAPI()
     new_df = db.register(new, table_name="new_records")
     linker = Linker(new_df, model, log_level="WARNING")

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matching.config import MatchingConfig
+from matching.config import MatchingConfig, load_config
 from matching.drift import profile
 from matching.features import person_features
+from matching.labels import apply_labels, label_check, steward_labels
 from matching.model import fitted_versions, save_model, train
 from matching.standardize import shared_declarations
 from matching.store import current_records
@@ -34,14 +35,34 @@ def training_rows(url: str | None = None) -> list[dict[str, Any]]:
 
 
 def train_and_save(
-    url: str | None = None, max_pairs: float = 2e6, rows: list[dict[str, Any]] | None = None
-) -> tuple[Path, int]:
-    """Train on the staged persons (or ``rows``, their features); save the model and its profile; return
-    (model path, records used)."""
+    url: str | None = None, max_pairs: float = 2e6, rows: list[dict[str, Any]] | None = None,
+    labels: bool = False, cfg: MatchingConfig | None = None,
+) -> tuple[Path, int, dict[str, Any] | None]:
+    """Train on the staged persons (or ``rows``, their features), with ``labels`` the stewards' decisions
+    moving m (``matching.labels``); save the model and its profile; return (model path, records used,
+    what the labels did or None)."""
     rows = training_rows(url) if rows is None else rows
     if len(rows) < 100:
         raise ValueError(f"only {len(rows)} staged persons: pull more data before training")
-    return save_model(train(rows, max_pairs=max_pairs), profile(rows)), len(rows)
+    model = train(rows, max_pairs=max_pairs)
+    used_labels = None
+    if labels:
+        model, used_labels = _with_labels(url, model, cfg or load_config())
+    return save_model(model, profile(rows)), len(rows), used_labels
+
+
+def _with_labels(
+    url: str | None, model: dict[str, Any], cfg: MatchingConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The unlabelled fit moved by the stewards' decisions, and how it and the labelled fit decide them."""
+    with connect(url) as conn:
+        found = steward_labels(conn, cfg.label_pairs_per_decision)
+    labelled = apply_labels(model, found, cfg.label_prior_pairs)
+    summary = {"pairs": len(found), "matches": sum(lb.match for lb in found),
+               "non_matches": sum(not lb.match for lb in found),
+               "unlabelled_fit": label_check(model, found, cfg),
+               "labelled_fit": label_check(labelled, found, cfg)}
+    return labelled, summary
 
 
 def fit_if_unfitted(url: str, cfg: MatchingConfig) -> dict[str, Any] | None:
@@ -57,7 +78,7 @@ def fit_if_unfitted(url: str, cfg: MatchingConfig) -> dict[str, Any] | None:
     if len(rows) < cfg.fit_min_records:
         return {"fitted": False, "records": len(rows),
                 "why": f"fewer staged persons than fit_min_records ({cfg.fit_min_records})"}
-    path, used = train_and_save(url, rows=rows)
+    path, used, _ = train_and_save(url, rows=rows)
     log.info("no model was fitted on this registry: fitted %s on %d staged persons", path.stem, used)
     return {"fitted": True, "model": path.stem, "records": used,
             "seconds": round(time.monotonic() - started, 2)}

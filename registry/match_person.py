@@ -135,19 +135,31 @@ def records_of(conn: Conn, registry_ids: Iterable[str]) -> dict[str, str]:
         return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
 
 
+def features_of(conn: Conn, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Record key → stored feature row (with ``unique_id`` and ``source``) for those of ``keys`` stored."""
+    rows, _ = _feature_rows(_stored(conn, keys, "m.features"))
+    return {str(r["unique_id"]): r for r in rows}
+
+
 def registry_ids_of(conn: Conn, keys: Iterable[str]) -> dict[str, str]:
     """Record key → registry id for those of ``keys`` that are stored."""
+    return {record_key(s, i): str(r) for s, i, r in _stored(conn, keys)}
+
+
+def _stored(conn: Conn, keys: Iterable[str], extra: str | None = None) -> list[tuple[Any, ...]]:
+    """(source, record id, registry id[, ``extra`` column]) of the stored records among ``keys``."""
     pairs = [split_key(k) for k in sorted(set(keys))]
     if not pairs:
-        return {}
+        return []
+    column = f", {extra}" if extra else ""  # a column name of ours, never a value
     with conn.cursor() as cur:
         cur.execute(
-            """SELECT m.source_code, m.source_record_id, m.registry_id
+            f"""SELECT m.source_code, m.source_record_id, m.registry_id{column}
                FROM match_person m JOIN unnest(%s::text[], %s::text[]) AS k (s, i)
                  ON m.source_code = k.s AND m.source_record_id = k.i""",
             ([s for s, _ in pairs], [i for _, i in pairs]),
         )
-        return {record_key(s, i): str(r) for s, i, r in cur.fetchall()}
+        return list(cur.fetchall())
 
 
 def block_scheme(conn: Conn) -> str | None:

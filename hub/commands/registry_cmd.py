@@ -79,17 +79,29 @@ def matching() -> None:
 
 @matching.command()
 @click.option("--max-pairs", type=float, default=2e6, show_default=True, help="Random pairs for u.")
+@click.option("--labels", is_flag=True, help="Let the stewards' accepted and rejected reviews move the fit.")
 @json_option
-def train(max_pairs: float, as_json: bool) -> None:
-    """Train the model on the staged persons and write matching/models/person-vN.json (commit it)."""
+def train(max_pairs: float, labels: bool, as_json: bool) -> None:
+    """Train the model on the staged persons and write the next person-vN.json (HUB_MODELS_DIR, else
+    matching/models/ — commit it)."""
     from matching.training import train_and_save
 
-    path, used = train_and_save(max_pairs=max_pairs)
-    emit(
-        {"model": str(path), "records": used},
-        as_json,
-        lambda d: f"wrote {d['model']} ({d['records']} records)",
-    )
+    path, used, used_labels = train_and_save(max_pairs=max_pairs, labels=labels)
+    emit({"model": str(path), "records": used, "labels": used_labels}, as_json, _train_text)
+
+
+def _train_text(d: dict[str, Any]) -> str:
+    lines = [f"wrote {d['model']} ({d['records']} records)"]
+    lab = d["labels"]
+    if lab is not None:
+        lines.append(f"labels: {lab['pairs']} record pairs from steward decisions "
+                     f"({lab['matches']} one person, {lab['non_matches']} not)")
+        for name in ("unlabelled_fit", "labelled_fit"):
+            m, n = lab[name]["matches"], lab[name]["non_matches"]
+            lines.append(f"  {name.replace('_', ' ')}: one-person pairs linked {m['linked']}, queued "
+                         f"{m['review']}, apart {m['apart']}; not-one-person pairs linked {n['linked']}, "
+                         f"queued {n['review']}, apart {n['apart']}")
+    return "\n".join(lines)
 
 
 @click.group()
