@@ -18,15 +18,12 @@ from matching.steward import decide_review, list_reviews
 from registry.db import connect
 
 
-def _current(url: str) -> tuple[dict[tuple[str, str], str], dict[str, list[tuple[str, str]]]]:
+def _records_of(url: str, person: str) -> list[tuple[str, str]]:
+    """The source records linked to ``person`` now (an earlier decision may have moved some)."""
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT source_code, source_record_id, person_id FROM entity_link
-                       WHERE record_kind = 'person' AND valid_to IS NULL""")
-        links = {(s, i): str(p) for s, i, p in cur.fetchall()}
-    members: dict[str, list[tuple[str, str]]] = {}
-    for record, person in links.items():
-        members.setdefault(person, []).append(record)
-    return links, members
+        cur.execute("""SELECT source_code, source_record_id FROM entity_link
+                       WHERE record_kind = 'person' AND valid_to IS NULL AND person_id = %s""", (person,))
+        return [(str(s), str(i)) for s, i in cur.fetchall()]
 
 
 def _truly_one(truth: dict[tuple[str, str], dict[str, Any]], record: tuple[str, str],
@@ -46,9 +43,8 @@ def work_the_queue(url: str, sandbox: Path, target: float, step: int = 10,
     with connect(url) as conn:
         queue = list_reviews(conn, "open", limit)
     for item in queue:
-        _, members = _current(url)
         record = (item["source"], item["source_record_id"])
-        others = [o for o in members.get(str(item["candidate_id"]), []) if o != record]
+        others = [o for o in _records_of(url, str(item["candidate_id"])) if o != record]
         if not others:  # the candidate was merged away by an earlier decision: nothing left to decide
             skipped += 1
             continue

@@ -14,9 +14,10 @@ from typing import Any
 
 from matching.config import MatchingConfig, load_config
 from matching.drift import profile
+from matching.errors import TrainingError
 from matching.features import person_features
 from matching.labels import apply_labels, label_check, steward_labels
-from matching.model import fitted_versions, save_model, train
+from matching.model import fitted_versions, floor_probabilities, save_model, train
 from matching.standardize import shared_declarations
 from matching.store import current_records
 from registry.db import connect
@@ -43,7 +44,7 @@ def train_and_save(
     what the labels did or None)."""
     rows = training_rows(url) if rows is None else rows
     if len(rows) < 100:
-        raise ValueError(f"only {len(rows)} staged persons: pull more data before training")
+        raise TrainingError(f"only {len(rows)} staged persons: pull more data before training")
     model = train(rows, max_pairs=max_pairs)
     used_labels = None
     if labels:
@@ -57,7 +58,8 @@ def _with_labels(
     """The unlabelled fit moved by the stewards' decisions, and how it and the labelled fit decide them."""
     with connect(url) as conn:
         found = steward_labels(conn, cfg.label_pairs_per_decision)
-    labelled = apply_labels(model, found, cfg.label_prior_pairs)
+    # Labels lower the m of levels they do not reach; the floors hold for the labelled fit too.
+    labelled = floor_probabilities(apply_labels(model, found, cfg.label_prior_pairs))
     summary = {"pairs": len(found), "matches": sum(lb.match for lb in found),
                "non_matches": sum(not lb.match for lb in found),
                "unlabelled_fit": label_check(model, found, cfg),

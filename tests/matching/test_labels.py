@@ -19,7 +19,8 @@ from matching.labels import Label, apply_labels, label_check, steward_labels
 from matching.model import MODELS_DIR, latest_model
 from matching.reconcile import reconcile
 from matching.steward import decide_review, unmerge
-from registry.db import connect
+from registry import migrate
+from registry.db import connect, drop_database, ensure_database, with_database
 from tests.matching.levels import level_of
 from tests.worlds import pull_all, sandbox_region
 
@@ -161,3 +162,23 @@ def test_train_with_labels_on_the_command_line(
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     assert "labels: " in text.stdout
     assert "Traceback" not in text.stderr
+
+
+def test_train_on_an_empty_registry_is_a_one_line_error(
+    pg_server_url: str, hub_cli: list[str], tmp_path: Path
+) -> None:
+    name = f"hub_labels_empty_{os.getpid()}"
+    ensure_database(pg_server_url, name)
+    url = with_database(pg_server_url, name)
+    try:
+        with connect(url) as conn:
+            migrate.upgrade(conn)
+        env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_MODELS_DIR": str(tmp_path / "models")}
+        result = subprocess.run([*hub_cli, "matching", "train", "--labels"], capture_output=True, text=True,
+                                env=env, timeout=120, check=False)
+    finally:
+        drop_database(pg_server_url, name)
+    assert result.returncode == 1
+    expected = "error: only 0 staged persons: pull more data before training"
+    assert result.stderr.strip().splitlines() == [expected]
+    assert not (tmp_path / "models").exists()
