@@ -2,7 +2,8 @@
 
 The generator (ours, unlike the sandbox): English, Spanish, Polish, Vietnamese, Armenian, Georgian and
 Uzbek names in Latin; agency A sends CSV, agency B JSON Lines, each with its own field names. Noise in B:
-typos in names, missing given or family names and birth dates, day/month swaps, a numeric shared social id
+other spellings of a name (Smyth, Kathryn), typos in names, missing given or family names and birth
+dates, day/month swaps, a numeric shared social id
 that is missing or mistyped, moved addresses with non-Russian postcodes; a few people twice in B. Both
 files go through ``file_drop`` sources and mappings written here, then the hub reconciles with the shipped
 model; a second registry's first reconcile fits its own model on the unlabelled staged persons (as a
@@ -45,6 +46,15 @@ FEMININE = {"Kowalski": "Kowalska", "Wisniewski": "Wisniewska", "Wojciechowski":
             "Yusupov": "Yusupova"}
 STREETS = ["High Street", "Station Road", "Church Lane", "Calle Mayor", "ul. Polna", "Le Loi", "Mashtots Ave",
            "Rustaveli Ave", "Amir Temur", "Mill Road", "Victoria Road", "Park Avenue"]
+# Spellings one person's name is written in by different clerks (the data's own, not the generator's typos).
+SPELLINGS = {"Elizabeth": "Elisabeth", "Sophie": "Sofie", "Michaela": "Mikaela", "Chloe": "Khloe",
+             "Isabel": "Isobel", "Hannah": "Hanna", "Lucia": "Lucja", "Thomas": "Tomas", "Daniel": "Danyal",
+             "Samuel": "Samwel", "Patrick": "Patrik", "Jose": "Josè", "Carlos": "Karlos", "Oliver": "Olivier",
+             "Smith": "Smyth", "Thompson": "Tompson", "Davies": "Davis", "Nguyen": "Nguien",
+             "Petrosyan": "Petrosian", "Grigoryan": "Grigorian", "Gelashvili": "Gelashvily",
+             "Hernandez": "Ernandez", "Gonzalez": "Gonsales", "Kelly": "Kelley", "Byrne": "Beirne",
+             "Roberts": "Robertz", "Kowalski": "Kovalski", "Kowalska": "Kovalska", "Karimov": "Qarimov",
+             "Karimova": "Qarimova", "Yusupov": "Jusupov", "Yusupova": "Jusupova"}
 CITIES = ["Leeds", "Bristol", "Madrid", "Krakow", "Hanoi", "Yerevan", "Tbilisi", "Tashkent", "Dublin"]
 
 
@@ -86,28 +96,41 @@ def _people(n: int, rng: random.Random) -> list[dict[str, Any]]:
 
 
 def _noisy(p: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A copy of ``p`` as agency B writes it; ``noise`` lists what was done (the truth's tags)."""
     q = dict(p)
-    if rng.random() < 0.15:
+    noise = []
+
+    def roll(rate: float, tag: str, eligible: bool = True) -> bool:
+        hit = eligible and rng.random() < rate
+        if hit:
+            noise.append(tag)
+        return hit
+
+    for part, rate in (("family", 0.06), ("given", 0.06)):
+        if roll(rate, f"{part}_spelling", q[part] in SPELLINGS):
+            q[part] = SPELLINGS[q[part]]
+    if roll(0.15, "family_typo"):
         q["family"] = _typo(rng, q["family"])
-    if rng.random() < 0.10:
+    if roll(0.10, "given_typo"):
         q["given"] = _typo(rng, q["given"])
-    if rng.random() < 0.03:
+    if roll(0.03, "no_given"):
         q["given"] = None
-    elif rng.random() < 0.02:
+    elif roll(0.02, "no_family"):
         q["family"] = None
-    if rng.random() < 0.03:
+    if roll(0.03, "no_birth_date"):
         q["born"] = None
-    elif rng.random() < 0.03 and q["born"].day <= 12 and q["born"].day != q["born"].month:
+    elif roll(0.03, "day_month_swap", q["born"].day <= 12 and q["born"].day != q["born"].month):
         q["born"] = q["born"].replace(day=q["born"].month, month=q["born"].day)
-    if rng.random() < 0.30:
+    if roll(0.30, "no_social_id"):
         q["social_id"] = None
-    elif rng.random() < 0.05:
+    elif roll(0.05, "social_id_typo"):
         i = rng.randrange(len(q["social_id"]))
         q["social_id"] = q["social_id"][:i] + str((int(q["social_id"][i]) + 1) % 10) + q["social_id"][i + 1:]
-    if rng.random() < 0.30:
+    if roll(0.30, "moved"):
         q["street"], q["city"] = f"{rng.randrange(1, 200)} {rng.choice(STREETS)}", rng.choice(CITIES)
-    if rng.random() < 0.10:
+    if roll(0.10, "no_sex"):
         q["sex"] = None
+    q["noise"] = noise
     return q
 
 
@@ -126,7 +149,7 @@ def generate(out: Path, people: int, seed: int) -> dict[str, int]:
         for _ in range(2 if rng.random() < 0.05 else 1 if rng.random() < 0.85 else 0):
             b_rows.append(_noisy(p, rng))
             truth.append({"source": "latin_b", "source_record_id": f"B{len(b_rows)}", "kind": "person",
-                          "pid": p["pid"], "fid": p["pid"]})
+                          "pid": p["pid"], "fid": p["pid"], "noise": b_rows[-1]["noise"]})
     with (out / "a" / "people.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "surname", "forename", "dob", "sex", "social_id", "address", "postcode"])

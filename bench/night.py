@@ -103,14 +103,14 @@ def run(records: list[int], seed: int, server_url: str, out: Path | None) -> dic
                                check=False)
         if child.returncode != 0:
             sizes.append({"families": families, "error": child.stderr.strip().splitlines()[-1:]})
-            continue
-        sizes.append(json.loads(child.stdout))
-    result = {"seed": seed, "sizes": sizes}
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        plot(result, out.with_suffix(".png"))
-    return result
+        else:
+            sizes.append(json.loads(child.stdout))
+        result = {"seed": seed, "sizes": sizes}
+        if out is not None:  # after every size: a 1M run that is stopped still leaves the smaller ones
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            plot(result, out.with_suffix(".png"))
+    return {"seed": seed, "sizes": sizes}
 
 
 def plot(result: dict[str, Any], png: Path) -> None:

@@ -345,7 +345,7 @@ def payload_bytes(payload: Payload) -> bytes:
 
 def payload_items(
     payload: Payload, mapping: Mapping, schema_for: SchemaFor | None, strict: bool
-) -> Iterator[SourceRecord | PayloadFailure]:
+) -> Iterator[SourceRecord | PayloadFailure | PayloadNote]:
     """What the pipeline's mapper step reads from ``payload`` (the same readers, options and XSDs)."""
     if mapping.format == "json":
         yield from read_json(payload_bytes(payload), mapping)

@@ -12,9 +12,10 @@ missing value gives no key (SQL's ``NULL = NULL`` is not true either). The ident
 reads get keys too, so every holder of a number is fetched and the shared-number guard counts them all.
 
 Keys are 64-bit hashes (BLAKE2b) so that the index holds no names; a collision only adds a candidate,
-which the model then scores. The *scheme* — a hash of the rules
-and identifier columns — is stored with the keys; a model with other rules makes the stored keys stale and
-the night rebuilds them once. A rule that is not a conjunction of equalities cannot be keyed: then the
+which the model then scores. The *scheme* — a hash of the rules,
+identifier columns and ``matching.features.FEATURES_VERSION`` — is stored with the keys; a model with other
+rules, or standardisation with other columns, makes the stored keys stale and the night rebuilds them (and
+the stored features) once. A rule that is not a conjunction of equalities cannot be keyed: then the
 scheme is ``None`` and the night compares with every stored record, as before.
 """
 
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from matching.features import FEATURES_VERSION
 from matching.standardize import is_placeholder_identifier
 
 KEY_FORMAT = 1  # bump when the digest changes: stored keys are rebuilt
@@ -53,7 +55,7 @@ class Scheme:
 
     @property
     def version(self) -> str:
-        text = repr((KEY_FORMAT, tuple(r.pairs for r in self.rules), self.identifiers))
+        text = repr((KEY_FORMAT, FEATURES_VERSION, tuple(r.pairs for r in self.rules), self.identifiers))
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matching import blocking, store
+from matching.features import refeaturer
 from matching.rules import IDENTIFIERS
 from matching.store import Conn
 
@@ -58,7 +59,8 @@ def load(
     scheme, keys_of = key_function(model)
     rebuilt = 0
     if scheme is None or store.block_scheme(conn) != scheme.version:
-        rebuilt = store.rebuild_block_keys(conn, scheme.version if scheme else None, keys_of, run_id)
+        rebuilt = store.rebuild_block_keys(conn, scheme.version if scheme else None, keys_of, run_id,
+                                           refeaturer())
         if scheme is not None:
             log.info("blocking keys rebuilt for scheme %s (%d stored records)", scheme.version, rebuilt)
     if scheme is None:

@@ -19,6 +19,7 @@ class MatchingConfig(BaseModel):
     auto_link_weight: float = 12.0
     review_weight: float = 4.0
     family_support_weight: float = 6.0
+    role_support_weight: float = -6.0
     max_records_per_identifier: int = 8
     person_batch: int = Field(default=50_000, ge=100)
     family_scope_share: float = Field(default=0.2, ge=0.0, le=1.0)
@@ -33,6 +34,8 @@ class MatchingConfig(BaseModel):
     def _ordered(self) -> MatchingConfig:
         if not self.review_weight <= self.family_support_weight <= self.auto_link_weight:
             raise ValueError("need review_weight <= family_support_weight <= auto_link_weight")
+        if self.role_support_weight > self.family_support_weight:
+            raise ValueError("need role_support_weight <= family_support_weight")
         return self
 
 

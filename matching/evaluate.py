@@ -64,8 +64,30 @@ def evaluate(sandbox: Path, url: str | None = None) -> dict[str, Any]:
         for person, family in cur.fetchall():
             families[str(person)].add(str(family))
     people = {k: row for k, row in truth.items() if row["kind"] == "person" and k in linked}
-    persons = pair_scores({k: linked[k] for k in people}, {k: row["pid"] for k, row in people.items()})
+    persons: dict[str, Any] = {
+        **pair_scores({k: linked[k] for k in people}, {k: row["pid"] for k, row in people.items()}),
+        "missed_by_noise": missed_by_noise(people, linked),
+    }
     return {"persons": persons, "families": _family_scores(people, linked, families)}
+
+
+def missed_by_noise(people: dict[tuple[str, str], dict[str, Any]], linked: dict[tuple[str, str], str],
+                    top: int = 12) -> dict[str, int]:
+    """Missed true pairs counted by the noise the generator put on either record ("+"-joined, or "none"):
+    where the remaining recall goes, so a fix can aim at it."""
+    by_person: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key, row in people.items():
+        by_person[row["pid"]].append(key)
+    counts: Counter[str] = Counter()
+    for keys in by_person.values():
+        if len({linked[k] for k in keys}) < 2:
+            continue
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                if linked[a] != linked[b]:
+                    tags = sorted(set(people[a].get("noise") or ()) | set(people[b].get("noise") or ()))
+                    counts["+".join(tags) or "none"] += 1
+    return dict(counts.most_common(top))
 
 
 def _family_scores(

@@ -7,14 +7,31 @@ Exact comparisons use the standardised Cyrillic forms; fuzzy ones use ASCII tran
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from matching.standardize import standardize_person
+from matching.standardize import shared_declarations, standardize_person
 from schemas import Person
+
+FEATURES_VERSION = 2
+"""Bump when standardisation gives stored records other or new columns (v2: the Metaphone sound keys):
+the blocking scheme carries it, so the next night re-derives every stored record's features and keys from
+its staged record once (``registry.match_person.rebuild_block_keys``) instead of comparing stale ones."""
 
 
 def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def refeaturer() -> Callable[[str, str, dict[str, Any]], dict[str, Any]]:
+    """(source, record id, canonical person) → its features again; the shared declarations read once."""
+    shared = shared_declarations()
+
+    def refeature(source: str, source_record_id: str, canonical: dict[str, Any]) -> dict[str, Any]:
+        return person_features(f"{source}|{source_record_id}", source, Person.model_validate(canonical),
+                               shared)
+
+    return refeature
 
 
 def person_features(
@@ -30,6 +47,8 @@ def person_features(
         "given_name_std": std["given_name_std"],
         "family_latin": std["family_latin_key"] or None,
         "given_latin": std["given_latin_key"] or None,
+        "family_sound": std["family_sound"],
+        "given_sound": std["given_sound"],
         "patronymic_std": std["patronymic_std"],
         "patronymic_latin": std["patronymic_latin_key"] or None,
         "birth_date": _iso(std["birth_date"]),

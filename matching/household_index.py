@@ -21,6 +21,7 @@ class HouseholdIndex:
     def __init__(self, memberships: Iterable[MembershipRow], conn: Conn | None = None) -> None:
         self._of: dict[str, set[str]] = defaultdict(set)
         self._members: dict[str, set[str]] = defaultdict(set)
+        self._roles: dict[tuple[str, str], str] = {}
         self._conn = conn
         self._known: set[str] = set()
         self._add(memberships)
@@ -30,6 +31,7 @@ class HouseholdIndex:
             if not m.period_to:
                 self._of[m.person_key].add(m.household_key)
                 self._members[m.household_key].add(m.person_key)
+                self._roles[(m.person_key, m.household_key)] = m.role
 
     def load(self, person_keys: Iterable[str]) -> None:
         """Make sure the households of ``person_keys`` and all their members are known."""
@@ -47,3 +49,7 @@ class HouseholdIndex:
 
     def members(self, household: str) -> set[str]:
         return self._members.get(household, set())
+
+    def role(self, person_key: str, household: str) -> str | None:
+        """The person's role in the household (``schemas.codes.MembershipRole``), None when not a member."""
+        return self._roles.get((person_key, household))

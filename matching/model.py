@@ -34,6 +34,8 @@ COLUMNS = (
     "given_name_std",
     "family_latin",
     "given_latin",
+    "family_sound",
+    "given_sound",
     "patronymic_std",
     "patronymic_latin",
     "birth_date",
@@ -77,6 +79,9 @@ def _name() -> CustomComparison:
             cll.CustomLevel(f"{same_family} AND {_jw('given_latin', 0.88)}", "family exact, given close"),
             cll.CustomLevel(f"{same_given} AND {_jw('family_latin', 0.88)}", "given exact, family close"),
             cll.CustomLevel(f"{_jw('family_latin', 0.85)} AND {_jw('given_latin', 0.85)}", "both close"),
+            # Kathryn Smyth / Catherine Smith: spellings no distance threshold tells from other names.
+            cll.CustomLevel("family_sound_l = family_sound_r AND given_sound_l = given_sound_r",
+                            "both sound alike (Metaphone)"),
             cll.CustomLevel(f"{one_missing} AND ({same_family} OR {same_given})",
                             "one name missing, the other exact"),
             cll.CustomLevel(f"{one_missing} AND ({_jw('family_latin', 0.88)} OR {_jw('given_latin', 0.88)})",
@@ -159,6 +164,7 @@ BLOCKING_RULES = (
     "l.birth_date = r.birth_date_swap",
     "l.family_stem = r.family_stem AND l.given_name_std = r.given_name_std",
     "l.family_latin = r.family_latin AND l.birth_year = r.birth_year",
+    "l.family_sound = r.family_sound AND l.given_sound = r.given_sound AND l.birth_year = r.birth_year",
     "l.given_latin = r.given_latin AND l.patronymic_latin = r.patronymic_latin "
     "AND l.birth_year = r.birth_year",
     "l.given_latin = r.given_latin AND l.street_std = r.street_std AND l.postal_code = r.postal_code",

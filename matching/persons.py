@@ -20,6 +20,7 @@ from matching.features import person_features
 from matching.golden import refresh_golden
 from matching.household_index import HouseholdIndex
 from matching.model import score
+from matching.role_support import role_edges, role_pairs
 from matching.rules import rule_edges
 from matching.standardize import shared_declarations
 from matching.store import Conn, StagedRow, split_key
@@ -35,6 +36,7 @@ class PersonStats:
     rule_links: int = 0
     auto_links: int = 0
     family_supported: int = 0
+    role_supported: int = 0  # of family_supported: same role for one linked child or parent (role_support)
     review_items: int = 0
     new_persons: int = 0
     merges: int = 0
@@ -74,13 +76,21 @@ def reconcile_persons(
     edges = rule_edges(new, others, cfg.max_records_per_identifier)
     stats.rule_links = len(edges)
     lap("rules")
-    auto, review = _scored_edges(model, new, others, cfg)
+    labels = _level_labels(model)
+    auto, review = _scored_edges(model, new, others, cfg, labels)
     stats.auto_links = len(auto)
     lap("score")
     households.load([*features, *(k for e in review for k in (e.left, e.right))])
     support_ids = {**_member_ids(conn, review, households, existing_ids), **existing_ids}
     supported, review = _family_support(edges + auto, review, support_ids, households, cfg)
+    known = {**{r["unique_id"]: r for r in others}, **features}
+    links_so_far = _union(support_ids, edges + auto + supported)
+    roles = role_edges(conn, role_pairs(features, households, links_so_far), known, model, cfg,
+                       lambda pair: _explanation(pair, labels))
+    stats.role_supported = len(roles)
+    supported += roles
     stats.family_supported = len(supported)
+    lap("family_support")
     forced_edges = [
         Edge(key, _any_record_of(rid, existing_ids), "steward_link")
         for key, rid in forced
@@ -149,26 +159,32 @@ def _forget_deleted(rows: list[StagedRow], conn: Conn, run_id: int, stats: Perso
 
 
 def _scored_edges(
-    model: dict[str, Any], new: list[dict[str, Any]], others: list[dict[str, Any]], cfg: MatchingConfig
+    model: dict[str, Any], new: list[dict[str, Any]], others: list[dict[str, Any]], cfg: MatchingConfig,
+    labels: dict[str, list[str]],
 ) -> tuple[list[Edge], list[Edge]]:
     auto: list[Edge] = []
     review: list[Edge] = []
-    labels = _level_labels(model)
     for pair in score(model, new, others, cfg.review_weight):
         left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
         weight = float(pair["match_weight"])
-        detail = comparison_weights(pair)
-        explanation = {
-            "match_weight": round(weight, 2),
-            "match_probability": round(float(pair.get("match_probability") or 0.0), 6),
-            "prior_weight": round(weight - sum(detail.values()), 2),
-            "comparisons": detail,
-            "levels": {name: _label(labels, name, pair.get(f"gamma_{name}")) for name in detail},
-            "birth_date_level": _label(labels, "birth_date", pair.get("gamma_birth_date")),
-        }
+        explanation = _explanation(pair, labels)
         edge = Edge(left, right, "auto" if weight >= cfg.auto_link_weight else "review", weight, explanation)
         (auto if edge.decision == "auto" else review).append(edge)
     return auto, review
+
+
+def _explanation(pair: dict[str, Any], labels: dict[str, list[str]]) -> dict[str, Any]:
+    """What a scored pair's link or review says of itself: weights and levels (no personal values)."""
+    weight = float(pair["match_weight"])
+    detail = comparison_weights(pair)
+    return {
+        "match_weight": round(weight, 2),
+        "match_probability": round(float(pair.get("match_probability") or 0.0), 6),
+        "prior_weight": round(weight - sum(detail.values()), 2),
+        "comparisons": detail,
+        "levels": {name: _label(labels, name, pair.get(f"gamma_{name}")) for name in detail},
+        "birth_date_level": _label(labels, "birth_date", pair.get("gamma_birth_date")),
+    }
 
 
 def comparison_weights(pair: dict[str, Any]) -> dict[str, float]:
@@ -207,15 +223,7 @@ def _family_support(
     cfg: MatchingConfig,
 ) -> tuple[list[Edge], list[Edge]]:
     """Review pairs whose households already share a linked member become links of their own."""
-    uf = UnionFind()
-    for key, registry_id in existing.items():
-        uf.add(key)
-        uf.add(f"id:{registry_id}")
-        uf.union(key, f"id:{registry_id}")
-    for edge in strong:
-        uf.add(edge.left)
-        uf.add(edge.right)
-        uf.union(edge.left, edge.right)
+    uf = _union(existing, strong)
     supported, remaining = [], []
     for edge in review:
         # Siblings share a household by definition: support needs the birth dates to agree as well.
@@ -230,6 +238,20 @@ def _family_support(
         else:
             remaining.append(edge)
     return supported, remaining
+
+
+def _union(existing: dict[str, str], edges: list[Edge]) -> UnionFind:
+    """The persons known so far: stored records with their registry ids, joined by tonight's links."""
+    uf = UnionFind()
+    for key, registry_id in existing.items():
+        uf.add(key)
+        uf.add(f"id:{registry_id}")
+        uf.union(key, f"id:{registry_id}")
+    for edge in edges:
+        uf.add(edge.left)
+        uf.add(edge.right)
+        uf.union(edge.left, edge.right)
+    return uf
 
 
 def _households_agree(edge: Edge, households: HouseholdIndex, uf: UnionFind) -> bool:

@@ -23,6 +23,7 @@ from matching import address, names_ru, translit
 from matching.address import address_parts, main_address
 from matching.names_ru import SexCode
 from matching.origin import russian_looking
+from matching.phonetic import sound_key
 from matching.translit import match_key_latin, normalize_text, to_cyrillic, to_latin, to_latin_gost
 from schemas.codes import IdentifierKind
 from schemas.person import Person
@@ -53,7 +54,8 @@ ASCII_COMPARISON_COLUMNS: Final = (
 
 STANDARD_COLUMNS: Final = (
     "family_name_std", "given_name_std", "given_name_candidates", "patronymic_std", "family_stem",
-    "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "sex_std", "sex_source", "name_origin",
+    "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "family_sound", "given_sound", "sex_std",
+    "sex_source", "name_origin",
     "birth_date",
     "birth_year", "birth_date_swapped", "birth_date_plausible", "snils", "oms", "birth_cert", "passport",
     "shared_id", "shared_number", "postal_code", "locality_std", "street_std", "house",
@@ -359,9 +361,9 @@ def _identifiers(person: Person) -> dict[IdentifierKind, str]:
 def clear_caches() -> None:
     """Empty every per-word cache of standardisation (benchmarks measure a cold start with it)."""
     translit.clear_caches()
-    for cached in (_given_candidates, full_given_names, father_name_from_patronymic, family_name_stem,
-                   infer_sex_evidence, address.locality_std, address.street_std, address.house_std,
-                   address.cached_parts):
+    for cached in (sound_key, _given_candidates, full_given_names, father_name_from_patronymic,
+                   family_name_stem, infer_sex_evidence, address.locality_std, address.street_std,
+                   address.house_std, address.cached_parts):
         cached.cache_clear()
 
 
@@ -422,6 +424,8 @@ def standardize_person(
         "family_stem_key": match_key_latin(stem.stem),
         "name_latin_key": _name_key(family_raw, given_raw, given_std, bool(candidates)),
         "swapped_names": _name_key(given_raw, family_raw, swapped_given, bool(swapped_candidates)),
+        "family_sound": sound_key(family_raw),
+        "given_sound": sound_key(given_std if candidates else given_raw),
         "sex_std": sex,
         "sex_source": sex_source,
         "name_origin": "russian" if russian else "other",
@@ -443,8 +447,9 @@ def standardize_person(
     return _missing_names(out, family_raw, given_raw)
 
 
-_FAMILY_KEYS = ("family_name_std", "family_stem", "family_latin_key", "family_stem_key", "family_name_gender")
-_GIVEN_KEYS = ("given_name_std", "given_latin_key")
+_FAMILY_KEYS = ("family_name_std", "family_stem", "family_latin_key", "family_stem_key", "family_name_gender",
+                "family_sound")
+_GIVEN_KEYS = ("given_name_std", "given_latin_key", "given_sound")
 _BOTH_KEYS = ("name_latin_key", "swapped_names")
 
 

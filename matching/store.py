@@ -29,6 +29,9 @@ from registry.match_person import (
     existing_features as existing_features,
 )
 from registry.match_person import (
+    features_of as features_of,
+)
+from registry.match_person import (
     forget_features as forget_features,
 )
 from registry.match_person import (

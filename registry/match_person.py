@@ -170,28 +170,58 @@ def block_scheme(conn: Conn) -> str | None:
     return str(row[0]) if row else None
 
 
+Refeature = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+"""(source, source record id, canonical person) → the matcher's features of it (``matching.features``)."""
+
+
 def rebuild_block_keys(
-    conn: Conn, version: str | None, block_keys: Callable[[dict[str, Any]], list[int]] | None, run_id: int
+    conn: Conn,
+    version: str | None,
+    block_keys: Callable[[dict[str, Any]], list[int]] | None,
+    run_id: int,
+    refeature: Refeature | None = None,
 ) -> int:
-    """Recompute every stored record's keys for scheme ``version`` (None: drop keys and scheme)."""
+    """Recompute every stored record's keys for scheme ``version`` (None: drop keys and scheme); with
+    ``refeature``, first its features from the staged record they were derived from (``staged_id``), so
+    a column that standardisation gained since the record was stored is there for the model and the keys.
+
+    Read through a server-side cursor in batches: a million stored records are never in memory at once."""
     with conn.cursor() as cur:
         cur.execute("DELETE FROM match_block_scheme")
         if version is None or block_keys is None:
             cur.execute("UPDATE match_person SET block_keys = NULL WHERE block_keys IS NOT NULL")
             return 0
-        cur.execute("SELECT source_code, source_record_id, features FROM match_person")
-        values = [(s, i, block_keys(f)) for s, i, f in cur.fetchall()]
-        execute_values(
-            cur,
-            """UPDATE match_person m SET block_keys = v.k::bigint[] FROM (VALUES %s) AS v (s, i, k)
-               WHERE m.source_code = v.s AND m.source_record_id = v.i""",
-            values,
-            page_size=5000,
-        )
+    count = 0
+    canonical = "s.canonical" if refeature else "NULL::jsonb"
+    with conn.cursor(name="match_person_rebuild") as read:
+        read.itersize = _REBUILD_BATCH
+        read.execute(f"""SELECT m.source_code, m.source_record_id, m.features, {canonical}
+                         FROM match_person m LEFT JOIN staged_record s ON s.staged_id = m.staged_id""")
+        while batch := read.fetchmany(_REBUILD_BATCH):
+            values = []
+            for source, sid, features, person in batch:
+                if refeature is not None and person is not None:
+                    features = {k: v for k, v in refeature(source, sid, person).items()
+                                if k not in ("unique_id", "source")}
+                values.append((source, sid, json.dumps(features), block_keys(features)))
+            with conn.cursor() as cur:
+                execute_values(
+                    cur,
+                    """UPDATE match_person m SET features = v.f::jsonb, block_keys = v.k::bigint[]
+                       FROM (VALUES %s) AS v (s, i, f, k)
+                       WHERE m.source_code = v.s AND m.source_record_id = v.i""",
+                    values,
+                    page_size=5000,
+                )
+            count += len(batch)
+    with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO match_block_scheme (version, built_run_id) VALUES (%s, %s)", (version, run_id)
         )
-    return len(values)
+    return count
+
+
+_REBUILD_BATCH = 20_000
 
 
 def forget_features(conn: Conn, keys: list[tuple[str, str]]) -> None:

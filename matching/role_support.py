@@ -1,0 +1,118 @@
+"""Role-aware family support: the mother of one child in two agencies' households is one woman.
+
+A mother registered under her married name by one agency and her maiden name by another, without a
+patronymic, or with day and month swapped, scores too low to link or even to queue: the names disagree and
+nothing else is strong. Her family is the evidence the scores cannot see. When two households of different
+sources hold the same (already linked) child, the mothers of that child in them are one person unless the
+records contradict it; so are the fathers, and the child of one linked mother in both (but not a sibling).
+
+A role pair is two records of tonight's (or a stored) household that hold the same role, found through a
+member holding the same role in both households, one side a child and the other a parent — a parent through
+the child, a child through a parent. It becomes a link (``family_supported``, explained as ``role``) only
+when the model scores it at ``role_support_weight`` or more, the birth dates agree (equal or day and month
+swapped) and the given names agree (any name level but "family exact, given differs" and the else level):
+so twins and siblings, who share a mother but not a given name and birth date, never merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from matching import store
+from matching.cluster import Edge, UnionFind
+from matching.config import MatchingConfig
+from matching.household_index import HouseholdIndex
+from matching.model import score
+from matching.store import Conn
+
+PARENT_ROLES = frozenset({"mother", "father", "guardian", "foster_parent"})
+"""Roles a household holds once per child: two holders of one of them for one child are one person."""
+CHILD = "child"
+DATES_AGREE = frozenset({"exact", "day and month swapped"})
+GIVEN_DISAGREES = frozenset({"family exact, given differs (a sibling?)", "All other comparisons"})
+
+
+@dataclass(frozen=True)
+class RolePair:
+    """Two records holding ``role`` in households that share a member holding ``via_role`` in both."""
+
+    left: str
+    right: str
+    role: str
+    via_role: str
+
+
+def _kinship(role: str | None, via_role: str | None) -> bool:
+    """A parent found through their child, or a child through a parent (never a sibling through one)."""
+    if role is None or via_role is None:
+        return False
+    return (role == CHILD and via_role in PARENT_ROLES) or (role in PARENT_ROLES and via_role == CHILD)
+
+
+def role_pairs(tonight: Iterable[str], households: HouseholdIndex, uf: UnionFind) -> list[RolePair]:
+    """The role pairs of tonight's records that ``uf`` (the links known so far) does not join yet."""
+    groups = uf.groups()
+    ways = []  # (record, household, role, via member, via role)
+    for key in tonight:
+        for household in households.of(key):
+            role = households.role(key, household)
+            for via in households.members(household) - {key}:
+                via_role = households.role(via, household)
+                if _kinship(role, via_role) and via in uf.parent:
+                    ways.append((key, household, role, via, via_role))
+    households.load(k for *_, via, _ in ways for k in groups[uf.find(via)] if not k.startswith("id:"))
+    found: dict[tuple[str, str], RolePair] = {}
+    for key, household, role, via, via_role in ways:
+        for other in groups[uf.find(via)]:
+            if other == via:
+                continue
+            for there in households.of(other) - {household}:
+                if households.role(other, there) != via_role:
+                    continue
+                for cand in households.members(there) - {other}:
+                    if households.role(cand, there) != role or _joined(uf, key, cand):
+                        continue
+                    found.setdefault((min(key, cand), max(key, cand)),
+                                     RolePair(key, cand, str(role), str(via_role)))
+    return list(found.values())
+
+
+def _joined(uf: UnionFind, a: str, b: str) -> bool:
+    return a == b or (a in uf.parent and b in uf.parent and uf.find(a) == uf.find(b))
+
+
+def role_edges(
+    conn: Conn,
+    pairs: list[RolePair],
+    rows: dict[str, dict[str, Any]],
+    model: dict[str, Any],
+    cfg: MatchingConfig,
+    explain: Any,
+) -> list[Edge]:
+    """The role pairs the model and the records allow (see the module docstring), as links.
+
+    ``rows``: feature rows known tonight by record key (others are read from the store); ``explain``:
+    scored pair → the explanation the person step writes for every scored edge."""
+    if not pairs:
+        return []
+    missing = {k for p in pairs for k in (p.left, p.right)} - rows.keys()
+    rows = {**rows, **store.features_of(conn, missing)}
+    wanted = {(p.left, p.right): p for p in pairs if p.left in rows and p.right in rows}
+    wanted.update({(p.right, p.left): p for p in wanted.values()})
+    lefts = {a for a, _ in wanted}
+    edges = []
+    for pair in score(model, [rows[k] for k in sorted(lefts)], [], cfg.role_support_weight):
+        left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
+        found = wanted.get((left, right))
+        if found is None:
+            continue
+        explanation = explain(pair)
+        name = explanation["levels"].get("name")
+        given_agrees = name is not None and name not in GIVEN_DISAGREES
+        if explanation["birth_date_level"] in DATES_AGREE and given_agrees:
+            explanation = {**explanation, "family_support": "role", "role": found.role,
+                           "via_role": found.via_role}
+            edges.append(Edge(left, right, "family_supported", float(pair["match_weight"]), explanation))
+    return edges

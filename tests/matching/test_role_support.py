@@ -1,0 +1,109 @@
+"""Role-aware family support: one child's mother in two households is one woman, whatever her surname;
+siblings and twins, who share that mother, never merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from matching.cluster import UnionFind
+from matching.config import MatchingConfig
+from matching.features import person_features
+from matching.household_index import HouseholdIndex
+from matching.model import latest_model
+from matching.persons import _explanation, _level_labels
+from matching.role_support import RolePair, role_edges, role_pairs
+from registry.households import MembershipRow
+from schemas import Person
+from schemas.base import Provenance
+
+
+def _membership(source: str, person: str, household: str, role: str) -> MembershipRow:
+    return MembershipRow(source, f"{household}/{person}", person, household, role, "2020-01-01", None)
+
+
+def _index() -> HouseholdIndex:
+    """Agency a: household 1 = mother m, child c. Agency b: household 2 = mother m, children c and s."""
+    return HouseholdIndex([
+        _membership("a", "m", "1", "mother"), _membership("a", "c", "1", "child"),
+        _membership("b", "m", "2", "mother"), _membership("b", "c", "2", "child"),
+        _membership("b", "s", "2", "child"), _membership("b", "f", "2", "father"),
+    ])
+
+
+def _linked(*pairs: tuple[str, str]) -> UnionFind:
+    uf = UnionFind()
+    for a, b in pairs:
+        uf.add(a)
+        uf.add(b)
+        uf.union(a, b)
+    return uf
+
+
+def test_the_mothers_of_one_linked_child_are_a_role_pair() -> None:
+    pairs = role_pairs(["b|m", "b|c", "b|s", "b|f"], _index(), _linked(("a|c", "b|c")))
+    assert pairs == [RolePair("b|m", "a|m", "mother", "child")]  # no father in a, nothing for the sibling
+
+
+def test_a_child_of_one_linked_mother_is_paired_with_each_child_of_hers_and_nothing_is_paired_twice() -> None:
+    pairs = role_pairs(["b|m", "b|c", "b|s", "a|m", "a|c"], _index(), _linked(("a|m", "b|m")))
+    assert {(p.left, p.right) for p in pairs} == {("b|c", "a|c"), ("b|s", "a|c")}
+    assert {(p.role, p.via_role) for p in pairs} == {("child", "mother")}
+
+
+def test_records_the_links_already_join_are_no_pair() -> None:
+    assert role_pairs(["b|m"], _index(), _linked(("a|c", "b|c"), ("a|m", "b|m"))) == []
+
+
+def _row(key: str, **fields: Any) -> dict[str, Any]:
+    source, rid = key.split("|")
+    person = Person.model_validate({
+        "provenance": Provenance(source_system=f"agency_{source}", source_record_id=rid, mapping_version="t"),
+        **fields})
+    return {**person_features(key, f"agency_{source}", person), "unique_id": key}
+
+
+MOTHER = {"family_name": "Иванова", "given_name": "Мария", "birth_date": "1985-03-07", "sex": "female"}
+
+
+@pytest.mark.parametrize(("other", "linked"), [
+    ({"family_name": "Смирнова"}, True),  # her maiden name
+    ({"family_name": "Смирнова", "birth_date": "1985-07-03"}, True),  # and day and month swapped
+    ({"birth_date": "1985-07-03"}, True),  # only the date swapped, no patronymic anywhere
+    ({"family_name": "Смирнова", "given_name": "Ольга"}, False),  # another given name: another woman
+    ({"family_name": "Смирнова", "birth_date": "1986-03-07"}, False),  # another birth date
+    ({"family_name": "Смирнова", "birth_date": None}, False),  # no date to agree
+    ({"family_name": "Смирнова", "sex": "male", "patronymic": "Иванович",
+      "birth_date": "1985-07-03"}, False),  # everything else disagrees: below role_support_weight
+])
+def test_a_role_pair_is_linked_only_when_the_records_allow_it(other: dict[str, Any], linked: bool) -> None:
+    _, model = latest_model()
+    labels = _level_labels(model)
+    rows = {"a|m": _row("a|m", **MOTHER), "b|m": _row("b|m", **{**MOTHER, **other})}
+    edges = role_edges(None, [RolePair("b|m", "a|m", "mother", "child")], rows, model, MatchingConfig(),
+                       lambda pair: _explanation(pair, labels))
+    assert bool(edges) is linked
+    for edge in edges:
+        assert edge.decision == "family_supported"
+        assert edge.explanation["family_support"] == "role"
+        assert edge.explanation["role"] == "mother"
+        assert "Иванова" not in repr(edge.explanation)  # levels and weights, never the values
+
+
+def test_siblings_and_twins_are_never_linked_through_their_mother() -> None:
+    _, model = latest_model()
+    labels = _level_labels(model)
+    child = {"family_name": "Иванов", "given_name": "Петр", "birth_date": "2015-06-01", "sex": "male"}
+    rows = {"a|c": _row("a|c", **child),
+            "b|s": _row("b|s", **{**child, "given_name": "Павел"}),  # a twin
+            "b|t": _row("b|t", **{**child, "given_name": "Павел", "birth_date": "2017-02-11"}),
+            "b|c": _row("b|c", **{**child, "birth_date": "2015-01-06"})}  # the same boy, date swapped
+    pairs = [RolePair(k, "a|c", "child", "mother") for k in ("b|s", "b|t", "b|c")]
+    edges = role_edges(None, pairs, rows, model, MatchingConfig(), lambda pair: _explanation(pair, labels))
+    assert {frozenset((e.left, e.right)) for e in edges} == {frozenset(("b|c", "a|c"))}
+
+
+def test_role_support_may_not_be_stronger_than_family_support() -> None:
+    with pytest.raises(ValueError, match="role_support_weight"):
+        MatchingConfig(role_support_weight=7.0)
