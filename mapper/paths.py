@@ -15,10 +15,12 @@ import jmespath.exceptions
 from lxml import etree  # type: ignore[import-untyped]
 
 from mapper.errors import MapperError
+from mapper.jmes_compiled import compile_jmespath
 
 Binding = tuple[tuple[str, str], ...]
 # Plain dotted field names are most paths in a mapping; reading them directly is ~5x faster than
-# JMESPath, whose interpreter is rebuilt on every search.
+# JMESPath, whose interpreter is rebuilt on every search. Other JMESPath is compiled to closures
+# (mapper/jmes_compiled.py).
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 """A ``{path}`` placeholder in a template (``{#}`` is the item number)."""
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -47,7 +49,7 @@ class Path:
         self._keys = expr.split(".") if fmt == "json" and _PLAIN.match(expr) else None
         if fmt == "json":
             try:
-                self._json = jmespath.compile(expr)
+                self._json = compile_jmespath(expr)
             except jmespath.exceptions.ParseError as exc:
                 raise PathSyntaxError(f"not a valid JMESPath expression: {exc.msg}") from exc
         else:
@@ -63,7 +65,7 @@ class Path:
                 node = node.get(key) if isinstance(node, dict) else None
             return node
         if self.fmt == "json":
-            return self._json.search(node)
+            return self._json(node)
         return _xpath(self.expr, binding)(node)
 
 
