@@ -92,26 +92,22 @@ def _slice(node: dict[str, Any]) -> Fn:
     return lambda value: value[s] if isinstance(value, list) else None
 
 
-def _projection(node: dict[str, Any]) -> Fn:
+def _projection(node: dict[str, Any]) -> Fn:  # list[*].x
+    return _project(node, lambda items: items if isinstance(items, list) else None)
+
+
+def _value_projection(node: dict[str, Any]) -> Fn:  # object.*.x
+    return _project(node, lambda items: list(items.values()) if isinstance(items, dict) else None)
+
+
+def _project(node: dict[str, Any], elements: Fn) -> Fn:
     base, each = _children(node)
 
     def project(value: Any) -> Any:
-        items = base(value)
-        if not isinstance(items, list):
+        items = elements(base(value))
+        if items is None:
             return None
         return [r for r in map(each, items) if r is not None]
-
-    return project
-
-
-def _value_projection(node: dict[str, Any]) -> Fn:
-    base, each = _children(node)
-
-    def project(value: Any) -> Any:
-        items = base(value)
-        if not isinstance(items, dict):
-            return None
-        return [r for r in map(each, items.values()) if r is not None]
 
     return project
 
