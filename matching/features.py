@@ -14,9 +14,10 @@ from matching.standardize import shared_declarations, standardize_person
 from schemas import Person
 
 FEATURES_VERSION = 2
-"""Bump when standardisation gives stored records other or new columns (v2: the Metaphone sound keys):
-the blocking scheme carries it, so the next night re-derives every stored record's features and keys from
-its staged record once (``registry.match_person.rebuild_block_keys``) instead of comparing stale ones."""
+"""Bump when standardisation gives stored records other or new columns (v2: the Metaphone sound keys and a
+diminutive's alternatives): the blocking scheme carries it, so the next night re-derives every stored
+record's features and keys from its staged record once (``registry.match_person.rebuild_block_keys``)
+instead of comparing stale ones."""
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -49,6 +50,7 @@ def person_features(
         "given_latin": std["given_latin_key"] or None,
         "family_sound": std["family_sound"],
         "given_sound": std["given_sound"],
+        "given_alts": std["given_alts"],
         "patronymic_std": std["patronymic_std"],
         "patronymic_latin": std["patronymic_latin_key"] or None,
         "birth_date": _iso(std["birth_date"]),

@@ -36,6 +36,7 @@ COLUMNS = (
     "given_latin",
     "family_sound",
     "given_sound",
+    "given_alts",
     "patronymic_std",
     "patronymic_latin",
     "birth_date",
@@ -54,6 +55,11 @@ COLUMNS = (
 
 def _jw(col: str, threshold: float) -> str:
     return f"jaro_winkler_similarity({col}_l, {col}_r) >= {threshold}"
+
+
+def _alt(a: str, b: str) -> str:
+    """Side ``a``'s given name is one of the full names side ``b``'s diminutive stands for (exact bytes)."""
+    return f"contains('|' || given_alts_{b} || '|', '|' || given_name_std_{a} || '|')"
 
 
 def _name() -> CustomComparison:
@@ -82,6 +88,8 @@ def _name() -> CustomComparison:
             # Kathryn Smyth / Catherine Smith: spellings no distance threshold tells from other names.
             cll.CustomLevel("family_sound_l = family_sound_r AND given_sound_l = given_sound_r",
                             "both sound alike (Metaphone)"),
+            cll.CustomLevel(f"{same_family} AND ({_alt('l', 'r')} OR {_alt('r', 'l')})",
+                            "family exact, given a diminutive of it"),
             cll.CustomLevel(f"{one_missing} AND ({same_family} OR {same_given})",
                             "one name missing, the other exact"),
             cll.CustomLevel(f"{one_missing} AND ({_jw('family_latin', 0.88)} OR {_jw('given_latin', 0.88)})",
@@ -344,3 +352,24 @@ def score(
         )
         rows += between.as_record_list()
     return rows
+
+
+def score_pairs(
+    model: dict[str, Any], pairs: list[tuple[dict[str, Any], dict[str, Any]]], threshold_weight: float
+) -> list[dict[str, Any]]:
+    """Each given pair of feature rows scored once, whatever the model's blocking rules (pairs found by
+    other evidence, such as a family's roles); the rows keep their own ``unique_id``s."""
+    if not pairs:
+        return []
+    rows = [{**row, "unique_id": f"{i}:{side}", "_pair": i}
+            for i, pair in enumerate(pairs) for side, row in enumerate(pair)]
+    paired = {**model, "blocking_rules_to_generate_predictions": [
+        {"blocking_rule": "l._pair = r._pair", "sql_dialect": "duckdb"}]}
+    db = DuckDBAPI()
+    linker = Linker(db.register(complete(rows), table_name="pairs"), paired, log_level="WARNING")
+    out = []
+    for row in linker.inference.predict(threshold_match_weight=threshold_weight).as_record_list():
+        i = int(str(row["unique_id_l"]).partition(":")[0])
+        left, right = pairs[i]
+        out.append({**row, "unique_id_l": left["unique_id"], "unique_id_r": right["unique_id"]})
+    return out

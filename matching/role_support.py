@@ -9,9 +9,11 @@ records contradict it; so are the fathers, and the child of one linked mother in
 A role pair is two records of tonight's (or a stored) household that hold the same role, found through a
 member holding the same role in both households, one side a child and the other a parent — a parent through
 the child, a child through a parent. It becomes a link (``family_supported``, explained as ``role``) only
-when the model scores it at ``role_support_weight`` or more, the birth dates agree (equal or day and month
-swapped) and the given names agree (any name level but "family exact, given differs" and the else level):
-so twins and siblings, who share a mother but not a given name and birth date, never merge.
+when the model scores it at ``role_support_weight`` or more — each role pair is scored, whatever the
+model's blocking rules — the birth dates agree (equal or day and month swapped) and the given names agree
+(any name level but "family exact, given differs" and the else level), or, when a birth date is missing,
+the whole names agree: so twins and siblings, who share a mother but not a given name and birth date, never
+merge.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from matching import store
 from matching.cluster import Edge, UnionFind
 from matching.config import MatchingConfig
 from matching.household_index import HouseholdIndex
-from matching.model import score
+from matching.model import score_pairs
 from matching.store import Conn
 
 PARENT_ROLES = frozenset({"mother", "father", "guardian", "foster_parent"})
@@ -32,6 +34,11 @@ PARENT_ROLES = frozenset({"mother", "father", "guardian", "foster_parent"})
 CHILD = "child"
 DATES_AGREE = frozenset({"exact", "day and month swapped"})
 GIVEN_DISAGREES = frozenset({"family exact, given differs (a sibling?)", "All other comparisons"})
+NAMES_AGREE = frozenset({"both exact", "family and given swapped", "family exact, given close",
+                         "given exact, family close", "both close", "both sound alike (Metaphone)",
+                         "family exact, given a diminutive of it"})
+"""Name levels that stand for the whole name when a birth date is missing (an agency that never sends
+parents' birth dates: the mother of the same child with the same name is the same woman)."""
 
 
 @dataclass(frozen=True)
@@ -99,20 +106,25 @@ def role_edges(
         return []
     missing = {k for p in pairs for k in (p.left, p.right)} - rows.keys()
     rows = {**rows, **store.features_of(conn, missing)}
-    wanted = {(p.left, p.right): p for p in pairs if p.left in rows and p.right in rows}
-    wanted.update({(p.right, p.left): p for p in wanted.values()})
-    lefts = {a for a, _ in wanted}
+    found = [p for p in pairs if p.left in rows and p.right in rows]
+    by_key = {(p.left, p.right): p for p in found}
     edges = []
-    for pair in score(model, [rows[k] for k in sorted(lefts)], [], cfg.role_support_weight):
+    scored = score_pairs(model, [(rows[p.left], rows[p.right]) for p in found], cfg.role_support_weight)
+    for pair in scored:
         left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
-        found = wanted.get((left, right))
-        if found is None:
-            continue
         explanation = explain(pair)
-        name = explanation["levels"].get("name")
-        given_agrees = name is not None and name not in GIVEN_DISAGREES
-        if explanation["birth_date_level"] in DATES_AGREE and given_agrees:
-            explanation = {**explanation, "family_support": "role", "role": found.role,
-                           "via_role": found.via_role}
+        if _records_allow(explanation):
+            role = by_key[(left, right)]
+            explanation = {**explanation, "family_support": "role", "role": role.role,
+                           "via_role": role.via_role}
             edges.append(Edge(left, right, "family_supported", float(pair["match_weight"]), explanation))
     return edges
+
+
+def _records_allow(explanation: dict[str, Any]) -> bool:
+    """Birth dates agree and the given names agree; with a birth date missing, the whole names agree."""
+    name = explanation["levels"].get("name")
+    date = explanation["birth_date_level"]
+    if date is None:
+        return name in NAMES_AGREE
+    return date in DATES_AGREE and name is not None and name not in GIVEN_DISAGREES

@@ -54,8 +54,8 @@ ASCII_COMPARISON_COLUMNS: Final = (
 
 STANDARD_COLUMNS: Final = (
     "family_name_std", "given_name_std", "given_name_candidates", "patronymic_std", "family_stem",
-    "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "family_sound", "given_sound", "sex_std",
-    "sex_source", "name_origin",
+    "family_name_gender", "father_name", *ASCII_COMPARISON_COLUMNS, "family_sound", "given_sound",
+    "given_alts", "sex_std", "sex_source", "name_origin",
     "birth_date",
     "birth_year", "birth_date_swapped", "birth_date_plausible", "snils", "oms", "birth_cert", "passport",
     "shared_id", "shared_number", "postal_code", "locality_std", "street_std", "house",
@@ -426,6 +426,8 @@ def standardize_person(
         "swapped_names": _name_key(given_raw, family_raw, swapped_given, bool(swapped_candidates)),
         "family_sound": sound_key(family_raw),
         "given_sound": sound_key(given_std if candidates else given_raw),
+        # A diminutive of several full names (Дима: Дмитрий or Вадим) meets each of them at its own level.
+        "given_alts": "|".join(candidates) if len(candidates) > 1 else None,
         "sex_std": sex,
         "sex_source": sex_source,
         "name_origin": "russian" if russian else "other",
@@ -449,7 +451,7 @@ def standardize_person(
 
 _FAMILY_KEYS = ("family_name_std", "family_stem", "family_latin_key", "family_stem_key", "family_name_gender",
                 "family_sound")
-_GIVEN_KEYS = ("given_name_std", "given_latin_key", "given_sound")
+_GIVEN_KEYS = ("given_name_std", "given_latin_key", "given_sound", "given_alts")
 _BOTH_KEYS = ("name_latin_key", "swapped_names")
 
 

@@ -43,6 +43,21 @@ def test_a_missing_name_leaves_the_other_name_as_evidence(
     assert level_of(_row("1", **left), _row("2", **right), "name") == level
 
 
+@pytest.mark.parametrize(("left", "right", "level"), [
+    ({"given_name": "Дима"}, {"given_name": "Дмитрий"}, "family exact, given a diminutive of it"),
+    ({"given_name": "Вадим"}, {"given_name": "Дима"}, "family exact, given a diminutive of it"),
+    ({"given_name": "Дмитрий"}, {"given_name": "Вадим"}, "family exact, given differs (a sibling?)"),
+    ({"given_name": "Саша", "sex": "male"}, {"given_name": "Александр"}, "both exact"),  # resolved by sex
+    ({"given_name": "Kathryn", "family_name": "Smyth"}, {"given_name": "Catherine", "family_name": "Smith"},
+     "both sound alike (Metaphone)"),
+])
+def test_a_diminutive_of_several_names_and_other_spellings_have_levels_of_their_own(
+    left: dict[str, Any], right: dict[str, Any], level: str
+) -> None:
+    base = {"family_name": "Петров"}
+    assert level_of(_row("1", **{**base, **left}), _row("2", **{**base, **right}), "name") == level
+
+
 @pytest.mark.parametrize(("code", "stored"), [
     ("173000", "173000"), ("sw1a 1aa", "SW1A 1AA"), ("75008", "75008"), ("1010-123", "1010-123"),
     ("00-950", "00-950"), ("  M5V   2T6 ", "M5V 2T6"),

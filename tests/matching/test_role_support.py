@@ -91,6 +91,23 @@ def test_a_role_pair_is_linked_only_when_the_records_allow_it(other: dict[str, A
         assert "Иванова" not in repr(edge.explanation)  # levels and weights, never the values
 
 
+@pytest.mark.parametrize(("other", "linked"), [
+    ({}, True),  # an agency that sends no parent's birth date: the same whole name
+    ({"family_name": "Иваонва"}, True),  # and a typo: no blocking rule pairs them, the family does
+    ({"given_name": "Маря"}, True),
+    ({"family_name": "Смирнова"}, False),  # only the given name: not enough without a date
+    ({"given_name": "Ольга"}, False),
+])
+def test_without_a_birth_date_the_whole_name_must_agree(other: dict[str, Any], linked: bool) -> None:
+    _, model = latest_model()
+    labels = _level_labels(model)
+    rows = {"a|m": _row("a|m", **{**MOTHER, "birth_date": None}),
+            "b|m": _row("b|m", **{**MOTHER, "birth_date": None, **other})}
+    edges = role_edges(None, [RolePair("b|m", "a|m", "mother", "child")], rows, model, MatchingConfig(),
+                       lambda pair: _explanation(pair, labels))
+    assert bool(edges) is linked
+
+
 def test_siblings_and_twins_are_never_linked_through_their_mother() -> None:
     _, model = latest_model()
     labels = _level_labels(model)
