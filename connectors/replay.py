@@ -143,10 +143,12 @@ def _newer_versions(
     """Which of ``keys`` have a current version staged from a payload after ``payload_id``."""
     with conn.cursor() as cur:
         cur.execute(
-            """SELECT s.record_kind, s.source_record_id FROM staged_record s
-               JOIN unnest(%s::text[], %s::text[]) AS k (kind, sid)
-                 ON s.record_kind = k.kind AND s.source_record_id = k.sid
-               WHERE s.source_code = %s AND s.superseded_by IS NULL AND s.payload_id > %s""",
+            """SELECT k.kind, k.sid FROM unnest(%s::text[], %s::text[]) AS k (kind, sid)
+               CROSS JOIN LATERAL (
+                   SELECT payload_id FROM staged_record s
+                   WHERE s.source_code = %s AND s.record_kind = k.kind AND s.source_record_id = k.sid
+                     AND s.superseded_by IS NULL LIMIT 1) s
+               WHERE s.payload_id > %s""",  # one index probe per key, as registry.staging does
             ([k for k, _ in keys], [s for _, s in keys], source, payload_id),
         )
         return {(str(r[0]), str(r[1])) for r in cur.fetchall()}

@@ -176,7 +176,7 @@ def _scored_edges(
 def _explanation(pair: dict[str, Any], labels: dict[str, list[str]]) -> dict[str, Any]:
     """What a scored pair's link or review says of itself: weights and levels (no personal values)."""
     weight = float(pair["match_weight"])
-    detail = comparison_weights(pair)
+    detail = comparison_weights(pair, labels)
     return {
         "match_weight": round(weight, 2),
         "match_probability": round(float(pair.get("match_probability") or 0.0), 6),
@@ -187,8 +187,11 @@ def _explanation(pair: dict[str, Any], labels: dict[str, list[str]]) -> dict[str
     }
 
 
-def comparison_weights(pair: dict[str, Any]) -> dict[str, float]:
-    """Each comparison's match weight in a scored pair (Splink 5: ``mw_<name>``; Splink 4: ``bf_<name>``)."""
+def comparison_weights(pair: dict[str, Any], labels: dict[str, list[str]] | None = None) -> dict[str, float]:
+    """Each comparison's match weight in a scored pair (Splink 5: ``mw_<name>``; Splink 4: ``bf_<name>``);
+    ``labels``: the model's comparisons (``_level_labels``), so a pair's ~100 columns are not all scanned."""
+    if labels is not None and all(f"mw_{name}" in pair for name in labels):
+        return {name: round(float(pair[f"mw_{name}"]), 2) for name in labels}
     weights = {k[3:]: float(v) for k, v in pair.items() if k.startswith("mw_") and isinstance(v, int | float)}
     if not weights:  # an older Splink: Bayes factors, whose log2 is the weight
         weights = {k[3:]: math.log2(v) for k, v in pair.items()

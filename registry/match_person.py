@@ -154,9 +154,9 @@ def _stored(conn: Conn, keys: Iterable[str], extra: str | None = None) -> list[t
     column = f", {extra}" if extra else ""  # a column name of ours, never a value
     with conn.cursor() as cur:
         cur.execute(
-            f"""SELECT m.source_code, m.source_record_id, m.registry_id{column}
-               FROM match_person m JOIN unnest(%s::text[], %s::text[]) AS k (s, i)
-                 ON m.source_code = k.s AND m.source_record_id = k.i""",
+            f"""SELECT k.s, k.i, m.registry_id{column} FROM unnest(%s::text[], %s::text[]) AS k (s, i)
+               CROSS JOIN LATERAL (SELECT * FROM match_person m
+                                   WHERE m.source_code = k.s AND m.source_record_id = k.i LIMIT 1) m""",
             ([s for s, _ in pairs], [i for _, i in pairs]),
         )
         return list(cur.fetchall())

@@ -238,12 +238,15 @@ def stage_records(conn: Conn, source: str, run_id: int, records: Iterable[Staged
 def _current_versions(conn: Conn, source: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     with conn.cursor() as cur:
         cur.execute(
-            """SELECT s.record_kind, s.source_record_id, s.staged_id, s.content_sha256,
-                      s.deleted_at IS NOT NULL
-               FROM staged_record s
-               JOIN unnest(%s::text[], %s::text[]) AS k (kind, sid)
-                 ON s.record_kind = k.kind AND s.source_record_id = k.sid
-               WHERE s.source_code = %s AND s.superseded_by IS NULL""",
+            # One index probe per key (LATERAL ... LIMIT 1 is never flattened into a join): with the
+            # statistics of a table that a first night grows from nothing to millions of rows, a plain join
+            # hashed every current row of the source on every flush (0.74 s a flush at 650k rows).
+            """SELECT k.kind, k.sid, s.staged_id, s.content_sha256, s.deleted_at IS NOT NULL
+               FROM unnest(%s::text[], %s::text[]) AS k (kind, sid)
+               CROSS JOIN LATERAL (
+                   SELECT staged_id, content_sha256, deleted_at FROM staged_record s
+                   WHERE s.source_code = %s AND s.record_kind = k.kind AND s.source_record_id = k.sid
+                     AND s.superseded_by IS NULL LIMIT 1) s""",
             ([k for k, _ in keys], [s for _, s in keys], source),
         )
         return {(r[0], r[1]): (r[2], r[3], r[4]) for r in cur.fetchall()}
