@@ -6,7 +6,9 @@ each node by name (and builds a new interpreter per call); with filters such as
 tree is turned into nested closures once, per node type, with the semantics copied from jmespath 1.x's
 ``TreeInterpreter`` (its comparators and truthiness are reused). A node type without a closure here
 (functions, expression references) is evaluated by the interpreter itself, so every expression jmespath
-accepts gives jmespath's result; ``tests/mapper/test_jmes_compiled.py`` checks that on many expressions.
+accepts gives jmespath's result — except an ordering comparison of a number with text, which is null here
+(as the JMESPath specification says) where jmespath.py raises TypeError;
+``tests/mapper/test_jmes_compiled.py`` checks both on many expressions.
 """
 
 from __future__ import annotations
@@ -25,10 +27,6 @@ _EQUALITY = {"eq", "ne"}
 
 def _is_actual_number(x: Any) -> bool:
     return not isinstance(x, bool) and isinstance(x, Number)  # True is an int in Python, not in JMESPath
-
-
-def _is_comparable(x: Any) -> bool:
-    return _is_actual_number(x) or isinstance(x, str)  # what jmespath's ordering operators accept
 
 
 def _false(value: Any) -> bool:
@@ -150,7 +148,11 @@ def _comparator(node: dict[str, Any]) -> Fn:
 
     def ordered(value: Any) -> Any:
         a, b = left(value), right(value)
-        return compare(a, b) if _is_comparable(a) and _is_comparable(b) else None
+        # A number against text is null (the JMESPath spec: ordering is for numbers), where jmespath.py
+        # raises TypeError — an agency sending "2" for 2 must not stop its whole payload.
+        if (_is_actual_number(a) and _is_actual_number(b)) or (isinstance(a, str) and isinstance(b, str)):
+            return compare(a, b)
+        return None
 
     return ordered
 

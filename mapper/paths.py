@@ -65,7 +65,13 @@ class Path:
                 node = node.get(key) if isinstance(node, dict) else None
             return node
         if self.fmt == "json":
-            return self._json(node)
+            try:
+                return self._json(node)
+            except (jmespath.exceptions.JMESPathError, TypeError, ValueError) as exc:
+                # A function given a value of another type (length(5)): the value is unusable, not the
+                # payload; the message names the error's kind, never the value.
+                kind = type(exc).__name__
+                raise ValueError(f"the path cannot be evaluated on this value ({kind})") from None
         return _xpath(self.expr, binding)(node)
 
 

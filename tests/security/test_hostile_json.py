@@ -168,3 +168,50 @@ def test_the_strict_decoder_marks_and_keeps_literals() -> None:
     assert len(flaws) == 4
     assert strict_json.dumps_as_sent(decoded.doc).endswith(b"7" * 100 + b"}")
     assert not strict_json.loads(b'{"a": 1.5, "b": [1, 2]}').flawed
+
+
+TYPED_MAPPING = """\
+mapping: typed
+version: 1.0.0
+source: typed
+format: json
+records:
+  - name: person
+    select: "data[*]"
+    emit:
+      - kind: person
+        id: {path: id}
+        fields:
+          family_name: {path: "names[?rank > `0`].family | [0]"}
+          given_name: {path: "join(' ', given)"}
+          birth_date: {path: birth_date, date: [iso]}
+"""
+
+
+def test_a_value_of_another_type_for_a_path_costs_that_value(tmp_path: Path, make_source: MakeSource) -> None:
+    """A number sent as text in a filtered array, a function given a number: the record is staged without
+    that value (a warning names the field and the error's kind, not the value) and the pull goes on."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    mapping = tmp_path / "typed.yaml"
+    mapping.write_text(TYPED_MAPPING, "utf-8")
+    source = make_source("file_drop", str(mapping), {"conn_type": "fs", "extra": {"path": str(folder)}},
+                         options={"patterns": ["*.json"]})
+    good = {"names": [{"rank": 1, "family": "Петрова"}], "given": ["Мария"], "birth_date": "2015-03-04"}
+    (folder / "a.json").write_bytes(page_bytes(
+        {"id": 1, **good},
+        {"id": 2, **good, "names": [{"rank": "1", "family": "Петрова"}]},  # "1" > 0: null, not a crash
+        {"id": 3, **good, "given": 7},  # join(' ', 7): a function on a number
+        {"id": 4, **good}))
+    source.pull()
+    assert source.staged() == {"1", "2", "3", "4"}
+    rows = dict(query(source.url, "SELECT source_record_id, canonical FROM staged_record "
+                      "WHERE source_code = %s AND record_kind = 'person'", (source.code,)))
+    assert rows["1"]["family_name"] == "Петрова"
+    assert "family_name" not in rows["2"]
+    assert "given_name" not in rows["3"]
+    [warning] = query(source.url, "SELECT warnings::text FROM staged_record WHERE source_code = %s "
+                      "AND source_record_id = '3'", (source.code,))[0]
+    assert "given_name" in warning
+    assert "JMESPath" in warning or "TypeError" in warning
+    assert "Мария" not in warning
