@@ -88,6 +88,11 @@ def reconcile_persons(
     roles = role_edges(conn, role_pairs(features, households, links_so_far), known, model, cfg,
                        lambda pair: _explanation(pair, labels))
     stats.role_supported = len(roles)
+    # A role pair's stored side may be no candidate (no blocking rule pairs it): the clustering must see
+    # it and every record of its registry id, as it sees a candidate's (a merge moves them all).
+    outside = {k for e in roles for k in (e.left, e.right)} - existing_ids.keys() - features.keys()
+    if outside:
+        existing_ids.update(store.records_of(conn, set(store.registry_ids_of(conn, outside).values())))
     supported += roles
     stats.family_supported = len(supported)
     lap("family_support")

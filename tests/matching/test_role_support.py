@@ -3,6 +3,8 @@ siblings and twins, who share that mother, never merge."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +15,12 @@ from matching.features import person_features
 from matching.household_index import HouseholdIndex
 from matching.model import latest_model
 from matching.persons import _explanation, _level_labels
+from matching.reconcile import reconcile
 from matching.role_support import RolePair, role_edges, role_pairs
 from registry.households import MembershipRow
 from schemas import Person
 from schemas.base import Provenance
+from tests.sources import MakeSource, query
 
 
 def _membership(source: str, person: str, household: str, role: str) -> MembershipRow:
@@ -124,3 +128,41 @@ def test_siblings_and_twins_are_never_linked_through_their_mother() -> None:
 def test_role_support_may_not_be_stronger_than_family_support() -> None:
     with pytest.raises(ValueError, match="role_support_weight"):
         MatchingConfig(role_support_weight=7.0)
+
+
+def _member(pid: str, household: str, role: str, gender: str, **fields: Any) -> dict[str, Any]:
+    return {"id": pid, "household_id": household, "role_in_household": role, "gender": gender,
+            "updated_at": "2026-11-01T00:00:00+03:00", **fields}
+
+
+def test_a_role_pair_whose_stored_side_no_blocking_rule_finds_is_linked(
+    tmp_path: Path, make_source: MakeSource
+) -> None:
+    """Night 1 stores a mother and her son; night 2 the agency registers the household again, the
+    mother's surname mistyped and without a birth date, so no blocking key brings the stored mother in.
+    Her son links to the stored son; the role pair links her to the stored mother — a record the night
+    did not read as a candidate, which the clustering must still see (and every record of her id)."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    drop = {"conn_type": "fs", "extra": {"path": str(folder)}}
+    source = make_source("file_drop", "mappings/ngo.yaml", drop, options={"patterns": ["*.json"]})
+    boy = {"last_name": "Петров", "first_name": "Иван", "birth_date": "2015-03-04"}
+    (folder / "1.json").write_text(json.dumps({"data": [
+        _member("M1", "H1", "parent", "F", last_name="Петрова", first_name="Мария", birth_date="1985-03-07"),
+        _member("C1", "H1", "child", "M", **boy)], "next_cursor": None}, ensure_ascii=False), "utf-8")
+    source.pull()
+    reconcile(source.url)
+    (folder / "2.json").write_text(json.dumps({"data": [
+        _member("M2", "H2", "parent", "F", last_name="Петрва", first_name="Мария"),
+        _member("C2", "H2", "child", "M", **boy)], "next_cursor": None}, ensure_ascii=False), "utf-8")
+    source.pull()
+    night = reconcile(source.url)["persons"]
+    assert night["extra"]["candidates"] == 1  # the stored son only
+    assert night["role_supported"] == 1
+    persons = dict(query(source.url, "SELECT source_record_id, person_id FROM entity_link "
+                         "WHERE record_kind = 'person' AND valid_to IS NULL"))
+    assert persons["M2"] == persons["M1"] != persons["C1"] == persons["C2"]
+    [(explanation,)] = query(source.url, "SELECT explanation FROM entity_link WHERE source_record_id = 'M2' "
+                             "AND record_kind = 'person' AND valid_to IS NULL")
+    assert explanation["family_support"] == "role"
+    assert explanation["role"] == "mother"
