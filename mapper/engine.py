@@ -138,6 +138,8 @@ class _CompiledEmit:
                           for name, node in spec.fields.items()
                           if isinstance(node, dict) and LEAF_KEYS & node.keys()}
         self._default_policy = mapping.spec.on_error
+        evidence = mapping.spec.min_evidence
+        self._context = {"min_evidence": tuple(evidence)} if evidence else None  # Person's own rule
 
     def scopes(self, scope: Scope, pointer: str) -> list[tuple[Scope, str]]:
         """The scope of each canonical record this emit makes (one, or one per ``foreach`` item)."""
@@ -172,7 +174,8 @@ class _CompiledEmit:
         }
         try:
             record, cut = validate_keeping(self.model, self.kind, data,
-                                           lambda name: self._policies.get(name, self._default_policy))
+                                           lambda name: self._policies.get(name, self._default_policy),
+                                           self._context)
         except RecordInvalidError as exc:
             exc.warnings = scope.warnings  # what was dropped before the model refused the rest
             raise

@@ -28,16 +28,18 @@ _KEPT = {"record_kind", "provenance"}
 
 
 def validate_keeping(
-    model: type[BaseModel], kind: str, data: dict[str, Any], policy_of: Callable[[str], str]
+    model: type[BaseModel], kind: str, data: dict[str, Any], policy_of: Callable[[str], str],
+    context: dict[str, Any] | None = None,
 ) -> tuple[BaseModel, list[str]]:
     """``model`` validated from ``data`` minus the parts it refuses; the warnings name what was cut.
 
-    ``policy_of(top_level_field)`` is that field's on_error policy (``quarantine`` refuses the record).
+    ``policy_of(top_level_field)`` is that field's on_error policy (``quarantine`` refuses the record);
+    ``context``: pydantic's validation context (a mapping's ``min_evidence``).
     """
     warnings: list[str] = []
     for _ in range(MAX_ROUNDS):
         try:
-            return model.model_validate(data), warnings
+            return model.model_validate(data, context=context), warnings
         except ValidationError as exc:
             cuts = _cuts(model, data, exc, policy_of)
             if cuts is None:

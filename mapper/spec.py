@@ -36,6 +36,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.person import EVIDENCE_PARTS
+
 DATE_FORMATS = ("iso", "iso_datetime", "ru")
 OnError = Literal["quarantine", "drop", "keep_raw"]
 KINDS = ("person", "family", "membership", "case", "service", "disability", "consent")
@@ -202,7 +204,25 @@ class MappingSpec(_Spec):
         description="Named field blocks: {use: name} anywhere in fields puts the block there (its other "
                     "keys override the block's); with within: a base path, one block serves any depth.",
     )
+    min_evidence: list[str] | None = Field(
+        default=None, min_length=1,
+        description="What makes a person someone: alternatives, each parts joined by '+' (family_name, "
+                    "given_name, birth_date, shared_identifier, local_identifier); a person carrying none of "
+                    "them is quarantined. Default: a name and a second name, a birth date or a shared "
+                    "identifier (family_name+given_name, family_name+birth_date, given_name+birth_date, "
+                    "family_name+shared_identifier, given_name+shared_identifier).",
+    )
     records: list[RecordSpec] = Field(min_length=1)
+
+    @field_validator("min_evidence")
+    @classmethod
+    def _evidence_parts(cls, rule: list[str] | None) -> list[str] | None:
+        for alternative in rule or ():
+            unknown = sorted(set(alternative.split("+")) - set(EVIDENCE_PARTS))
+            if unknown:
+                raise ValueError(f"unknown evidence part(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(EVIDENCE_PARTS)}")
+        return rule
 
     def namespace_choices(self) -> dict[str, list[str]]:
         """prefix → the URIs it may stand for (first match in a document wins)."""

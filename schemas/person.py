@@ -113,6 +113,22 @@ def _normalise_phone(raw: str) -> str:
     raise ValueError(f"expected a Russian phone number of 10 or 11 digits, got shape {shape(raw)!r}")
 
 
+EVIDENCE_PARTS = ("family_name", "given_name", "birth_date", "shared_identifier", "local_identifier")
+"""What a ``min_evidence`` alternative is made of (``family_name+birth_date``): a shared identifier is any
+but ``local`` (SNILS, OMS policy, passport, birth certificate); a local one is the agency's own number."""
+DEFAULT_MIN_EVIDENCE = ("family_name+given_name", "family_name+birth_date", "given_name+birth_date",
+                        "family_name+shared_identifier", "given_name+shared_identifier")
+"""The rule without a mapping's own: a name, and a second name, a birth date or a shared identifier."""
+
+
+def evidence_of(person: Person) -> set[str]:
+    """The ``EVIDENCE_PARTS`` the person carries."""
+    present = {name for name in ("family_name", "given_name", "birth_date") if getattr(person, name)}
+    for ident in person.identifiers:
+        present.add("local_identifier" if ident.kind is IdentifierKind.LOCAL else "shared_identifier")
+    return present
+
+
 class Person(CanonicalModel):
     """A person as one agency knows them."""
 
@@ -138,19 +154,26 @@ class Person(CanonicalModel):
         return self
 
     @model_validator(mode="after")
-    def _identifies_someone(self) -> Person:
-        """Minimum evidence: a name, and with it a second name, a birth date or a shared identifier.
+    def _identifies_someone(self, info: ValidationInfo) -> Person:
+        """Minimum evidence: by default a name, and a second name, a birth date or a shared identifier.
 
         Registers often lack a given name or a surname; such a person is still someone when another part
         of the record points at them (Smith + 1990-01-01, or a SNILS + "Anna"). A record with no name, or a
-        lone name, identifies nobody and is refused (quarantined with its bytes).
+        lone name, identifies nobody and is refused (quarantined with its bytes). A mapping may set its own
+        rule (``min_evidence:``), handed in as the validation context's ``min_evidence``.
         """
-        names = [n for n in (self.family_name, self.given_name) if n]
-        shared = any(i.kind is not IdentifierKind.LOCAL for i in self.identifiers)
-        if not names:
-            raise ValueError("identifies nobody: neither a family name nor a given name")
-        if len(names) == 1 and self.birth_date is None and not shared:
-            raise ValueError("identifies nobody: one name without a birth date or a shared identifier")
+        rule = (info.context or {}).get("min_evidence") if info is not None else None
+        present = evidence_of(self)
+        if rule is None:
+            names = present & {"family_name", "given_name"}
+            if not names:
+                raise ValueError("identifies nobody: neither a family name nor a given name")
+            if len(names) == 1 and not present & {"birth_date", "shared_identifier"}:
+                raise ValueError("identifies nobody: one name without a birth date or a shared identifier")
+        elif not any(set(alternative.split("+")) <= present for alternative in rule):
+            carried = "+".join(p for p in EVIDENCE_PARTS if p in present) or "nothing"
+            raise ValueError(f"identifies nobody: carries {carried}; the mapping's min_evidence asks for one "
+                             f"of {', '.join(rule)}")
         return self
 
     def identifier(self, kind: IdentifierKind) -> str | None:

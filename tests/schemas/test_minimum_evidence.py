@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from mapper import Mapping, MappingSpecError, load_mapping
+from mapper.readers import SourceRecord, read_json
 from matching.standardize import standardize_person
 from schemas import Person
 
@@ -50,3 +54,55 @@ def test_a_missing_name_is_missing_in_every_comparison_column() -> None:
     other = standardize_person(person(given_name="Анна", identifiers=SNILS))
     assert other["family_stem"] is None
     assert other["family_latin_key"] is None
+
+
+@pytest.mark.parametrize(("rule", "fields", "kept"), [
+    (("family_name+birth_date",), {"family_name": "Иванова", "given_name": "Анна"}, False),  # stricter
+    (("family_name+birth_date",), {"family_name": "Smith", "birth_date": "1990-01-01"}, True),
+    (("given_name+local_identifier",), {"given_name": "Анна", "identifiers": LOCAL}, True),  # looser
+    (("shared_identifier+birth_date",), {"birth_date": "1990-01-01", "identifiers": SNILS}, True),  # no name
+    (("family_name+given_name+birth_date",), {"family_name": "Ким", "identifiers": SNILS}, False),
+])
+def test_a_mapping_may_set_its_own_rule(rule: tuple[str, ...], fields: dict[str, Any], kept: bool) -> None:
+    data = {"provenance": PROVENANCE, **fields}
+    if kept:
+        assert Person.model_validate(data, context={"min_evidence": rule})
+        return
+    with pytest.raises(ValidationError, match="identifies nobody: carries") as info:
+        Person.model_validate(data, context={"min_evidence": rule})
+    assert "Иванова" not in str(info.value)
+    assert "Ким" not in str(info.value)
+
+
+def _mapping(tmp_path: Path, rule: str) -> Mapping:
+    path = tmp_path / "m.yaml"
+    path.write_text(f"""\
+mapping: evidence
+version: 1.0.0
+source: evidence
+format: json
+{rule}
+records:
+  - name: person
+    select: "data[*]"
+    emit:
+      - kind: person
+        id: {{path: id}}
+        fields:
+          family_name: {{path: family}}
+          given_name: {{path: given}}
+          birth_date: {{path: born, date: [iso]}}
+""", "utf-8")
+    return load_mapping(path)
+
+
+def test_the_rule_is_read_from_the_mapping_and_an_unknown_part_is_refused(tmp_path: Path) -> None:
+    mapping = _mapping(tmp_path, "min_evidence: [family_name+birth_date]")
+    page = json.dumps({"data": [{"id": "1", "family": "Иванова", "given": "Анна"},
+                                {"id": "2", "family": "Иванова", "born": "1990-01-01"}]}).encode()
+    items = list(read_json(page, mapping))
+    kept = [r.source_record_id for item in items if isinstance(item, SourceRecord)
+            for r in item.result.records]
+    assert kept == ["2"]
+    with pytest.raises(MappingSpecError, match="unknown evidence part"):
+        _mapping(tmp_path, "min_evidence: [family_name+birthday]")
