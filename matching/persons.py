@@ -85,7 +85,7 @@ def reconcile_persons(
     supported, review = _family_support(edges + auto, review, support_ids, households, cfg)
     known = {**{r["unique_id"]: r for r in others}, **features}
     links_so_far = _union(support_ids, edges + auto + supported)
-    roles = role_edges(conn, role_pairs(features, households, links_so_far), known, model, cfg,
+    roles = role_edges(conn, role_pairs(features, households, links_so_far, known), known, model, cfg,
                        lambda pair: _explanation(pair, labels))
     stats.role_supported = len(roles)
     # A role pair's stored side may be no candidate (no blocking rule pairs it): the clustering must see

@@ -58,8 +58,23 @@ def _kinship(role: str | None, via_role: str | None) -> bool:
     return (role == CHILD and via_role in PARENT_ROLES) or (role in PARENT_ROLES and via_role == CHILD)
 
 
-def role_pairs(tonight: Iterable[str], households: HouseholdIndex, uf: UnionFind) -> list[RolePair]:
-    """The role pairs of tonight's records that ``uf`` (the links known so far) does not join yet."""
+def dates_may_agree(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """False only when both feature rows are known, both have birth dates and they neither match nor are
+    day and month swapped: such a pair can never pass ``role_edges`` (a sibling, mostly), so it is not
+    scored at all."""
+    if a is None or b is None or not a.get("birth_date") or not b.get("birth_date"):
+        return True
+    return a["birth_date"] in (b["birth_date"], b.get("birth_date_swap")) or b["birth_date"] == a.get(
+        "birth_date_swap")
+
+
+def role_pairs(
+    tonight: Iterable[str], households: HouseholdIndex, uf: UnionFind,
+    rows: dict[str, dict[str, Any]] | None = None,
+) -> list[RolePair]:
+    """The role pairs of tonight's records that ``uf`` (the links known so far) does not join yet;
+    ``rows``: feature rows known so far, to leave out pairs whose birth dates disagree."""
+    rows = rows or {}
     groups = uf.groups()
     ways = []  # (record, household, role, via member, via role)
     for key in tonight:
@@ -79,7 +94,8 @@ def role_pairs(tonight: Iterable[str], households: HouseholdIndex, uf: UnionFind
                 if households.role(other, there) != via_role:
                     continue
                 for cand in households.members(there) - {other}:
-                    if households.role(cand, there) != role or _joined(uf, key, cand):
+                    if (households.role(cand, there) != role or _joined(uf, key, cand)
+                            or not dates_may_agree(rows.get(key), rows.get(cand))):
                         continue
                     found.setdefault((min(key, cand), max(key, cand)),
                                      RolePair(key, cand, str(role), str(via_role)))

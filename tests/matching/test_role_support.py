@@ -16,7 +16,7 @@ from matching.household_index import HouseholdIndex
 from matching.model import latest_model
 from matching.persons import _explanation, _level_labels
 from matching.reconcile import reconcile
-from matching.role_support import RolePair, role_edges, role_pairs
+from matching.role_support import RolePair, dates_may_agree, role_edges, role_pairs
 from registry.households import MembershipRow
 from schemas import Person
 from schemas.base import Provenance
@@ -54,6 +54,16 @@ def test_a_child_of_one_linked_mother_is_paired_with_each_child_of_hers_and_noth
     pairs = role_pairs(["b|m", "b|c", "b|s", "a|m", "a|c"], _index(), _linked(("a|m", "b|m")))
     assert {(p.left, p.right) for p in pairs} == {("b|c", "a|c"), ("b|s", "a|c")}
     assert {(p.role, p.via_role) for p in pairs} == {("child", "mother")}
+
+
+def test_pairs_whose_birth_dates_disagree_are_not_even_scored() -> None:
+    rows = {"a|c": {"birth_date": "2015-06-01", "birth_date_swap": "2015-01-06"},  # swapped: kept
+            "b|c": {"birth_date": "2015-01-06"},
+            "b|s": {"birth_date": "2017-02-11"}}  # the sibling
+    pairs = role_pairs(["b|m", "b|c", "b|s", "a|m", "a|c"], _index(), _linked(("a|m", "b|m")), rows)
+    assert {(p.left, p.right) for p in pairs} == {("b|c", "a|c")}
+    for a, b in (({"birth_date": None}, {"birth_date": "2015-06-01"}), (None, {"birth_date": "2015-06-01"})):
+        assert dates_may_agree(a, b)
 
 
 def test_records_the_links_already_join_are_no_pair() -> None:
