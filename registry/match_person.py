@@ -15,6 +15,8 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2.extras import execute_values
 
+from registry.bulk import copy_rows, temp_table
+
 Conn = psycopg2.extensions.connection
 
 
@@ -62,32 +64,31 @@ def save_features(
     run_id: int,
     block_keys: Callable[[dict[str, Any]], list[int] | None] | None = None,
 ) -> None:
-    """Upsert (record, features, registry id, household) into ``match_person``, with its blocking keys."""
-    values = [
-        (
-            r.source,
-            r.source_record_id,
-            r.staged_id,
-            rid,
-            hh,
-            json.dumps({k: v for k, v in f.items() if k not in ("unique_id", "source")}),
-            block_keys(f) if block_keys else None,
+    """Upsert (record, features, registry id, household) into ``match_person``, with its blocking keys.
+
+    Through COPY into a session table, then one INSERT … ON CONFLICT: ``execute_values`` rendered every
+    row as SQL text (3.4 of the 6.4 s the links took on a 34k-person night)."""
+    values = []
+    for r, f, rid, hh in rows:
+        keys = block_keys(f) if block_keys else None
+        values.append((
+            r.source, r.source_record_id, r.staged_id, rid, hh,
+            json.dumps({k: v for k, v in f.items() if k not in ("unique_id", "source")}, ensure_ascii=False),
+            None if keys is None else "{" + ",".join(map(str, keys)) + "}",
             run_id,
-        )
-        for r, f, rid, hh in rows
-    ]
+        ))
     with conn.cursor() as cur:
-        execute_values(
-            cur,
+        temp_table(cur, "_match_person_in", "s text, i text, staged bigint, rid text, hh text, f jsonb, "
+                   "k bigint[], run bigint")
+        copy_rows(cur, "_match_person_in", ("s", "i", "staged", "rid", "hh", "f", "k", "run"), values)
+        cur.execute(
             """INSERT INTO match_person (source_code, source_record_id, staged_id, registry_id, household,
-                                         features, block_keys, updated_run_id) VALUES %s
+                                         features, block_keys, updated_run_id)
+               SELECT s, i, staged, rid, hh, f, k, run FROM _match_person_in
                ON CONFLICT (source_code, source_record_id) DO UPDATE SET staged_id = EXCLUDED.staged_id,
                    registry_id = EXCLUDED.registry_id, household = EXCLUDED.household,
                    features = EXCLUDED.features, block_keys = EXCLUDED.block_keys,
-                   updated_run_id = EXCLUDED.updated_run_id""",
-            values,
-            template="(%s, %s, %s, %s, %s, %s, %s::bigint[], %s)",
-            page_size=1000,
+                   updated_run_id = EXCLUDED.updated_run_id"""
         )
 
 
