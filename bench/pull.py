@@ -257,12 +257,14 @@ def _link_chunks(source: Path, target: Path, chunks: set[int], copy: bool = Fals
 
 
 @contextlib.contextmanager
-def sandbox_servers(view: Path) -> Iterator[dict[str, int]]:
-    """Serve ``view`` from a child ``python -m sandbox.server`` (faults 0) with the hub's connections set."""
+def sandbox_servers(view: Path, rate_limit: float | None = None) -> Iterator[dict[str, int]]:
+    """Serve ``view`` from a child ``python -m sandbox.server`` (faults 0) with the hub's connections set;
+    ``rate_limit``: the NGO's requests per second (default: the sandbox's)."""
     with contextlib.suppress(FileNotFoundError):
         (view / "education" / "acks.jsonl").unlink()  # a fresh queue: every message is delivered again
+    limit = [] if rate_limit is None else ["--rate-limit", str(rate_limit)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.server", "--data", str(view)],
+        [sys.executable, "-m", "sandbox.server", "--data", str(view), *limit],
         stdout=subprocess.PIPE,
         text=True,
         cwd=PROJECT_ROOT,
