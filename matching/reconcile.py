@@ -20,7 +20,7 @@ from matching.families import reconcile_families, refresh_family_golden
 from matching.household_index import HouseholdIndex
 from matching.model import latest_model, model_profile
 from matching.persons import PersonStats, reconcile_persons
-from matching.store import current_memberships, mark_reconciled, pending, pending_ids, staged_rows
+from matching.store import current_memberships, mark_reconciled, pending_ids, pending_keys, staged_rows
 from matching.training import fit_if_unfitted
 from registry import households as household_rows
 from registry.db import connect, database_url
@@ -62,7 +62,7 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     # What this run answers for is read up front: rows a pull commits meanwhile stay pending for the next
     # run, and only what was processed is marked reconciled (a care record waiting for its person is not).
     people = pending_ids(conn, ["person"])
-    care_rows = pending(conn, CARE_KINDS)
+    care_rows = pending_keys(conn, CARE_KINDS)  # their JSON is read when the care step comes to them
     others = pending_ids(conn, ["family", "membership"])
     # A big night reads every membership once (the person step and the family step share them); an
     # incremental one looks up the few it needs.

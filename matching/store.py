@@ -80,6 +80,15 @@ def pending_ids(conn: Conn, kinds: Iterable[str]) -> list[int]:
         return [int(r[0]) for r in cur.fetchall()]
 
 
+def pending_keys(conn: Conn, kinds: Iterable[str]) -> list[tuple[int, str, bool]]:
+    """(staged id, kind, deleted) of :func:`pending`: what a run answers for, without the records' JSON."""
+    chosen = list(kinds)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT staged_id, record_kind, deleted_at IS NOT NULL {_PENDING} ORDER BY staged_id",
+                    (chosen, chosen))
+        return [(int(i), str(k), bool(d)) for i, k, d in cur.fetchall()]
+
+
 def staged_rows(conn: Conn, staged_ids: list[int]) -> list[StagedRow]:
     """The staged records ``staged_ids``, in id order."""
     with conn.cursor() as cur:
