@@ -101,7 +101,7 @@ def _noisy(p: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     noise = []
 
     def roll(rate: float, tag: str, eligible: bool = True) -> bool:
-        hit = eligible and rng.random() < rate
+        hit = rng.random() < rate and eligible  # one draw per kind, eligible or not: a stable stream
         if hit:
             noise.append(tag)
         return hit

@@ -7,6 +7,7 @@ Hierarchy::
     └── RecordMappingError     one source record could not be mapped (becomes a quarantine reason)
         ├── FieldMappingError  a field's path or transform failed (names the field, never the value)
         │   └── UnknownCodeError   a value is not in the rule's code table
+        ├── PathEvaluationError a path cannot be evaluated on the record's value (also a ValueError)
         └── RecordInvalidError the mapped record fails the canonical model (invalid identifier, …)
 """
 
@@ -40,6 +41,12 @@ class FieldMappingError(RecordMappingError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(f"{field}: {message}")
+
+
+class PathEvaluationError(RecordMappingError, ValueError):
+    """A path cannot be evaluated on this record's value (a JSON function given another type): a field
+    rule reading it drops the value (it is a ``ValueError``); a ``select``, ``foreach`` or ``within`` path
+    costs its record (it is a ``RecordMappingError``)."""
 
 
 class UnknownCodeError(FieldMappingError):

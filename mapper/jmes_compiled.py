@@ -7,7 +7,9 @@ tree is turned into nested closures once, per node type, with the semantics copi
 ``TreeInterpreter`` (its comparators and truthiness are reused). A node type without a closure here
 (functions, expression references) is evaluated by the interpreter itself, so every expression jmespath
 accepts gives jmespath's result — except an ordering comparison of a number with text, which is null here
-(as the JMESPath specification says) where jmespath.py raises TypeError;
+(as the JMESPath specification says) where jmespath.py raises TypeError — inside a function's arguments
+(``sort_by(a, &b)``), which the interpreter evaluates, it still raises, and ``mapper.paths`` turns that into
+a ``PathEvaluationError``;
 ``tests/mapper/test_jmes_compiled.py`` checks both on many expressions.
 """
 

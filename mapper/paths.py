@@ -14,7 +14,7 @@ import jmespath
 import jmespath.exceptions
 from lxml import etree  # type: ignore[import-untyped]
 
-from mapper.errors import MapperError
+from mapper.errors import MapperError, PathEvaluationError
 from mapper.jmes_compiled import compile_jmespath
 
 Binding = tuple[tuple[str, str], ...]
@@ -71,7 +71,7 @@ class Path:
                 # A function given a value of another type (length(5)): the value is unusable, not the
                 # payload; the message names the error's kind, never the value.
                 kind = type(exc).__name__
-                raise ValueError(f"the path cannot be evaluated on this value ({kind})") from None
+                raise PathEvaluationError(f"the path cannot be evaluated on this value ({kind})") from None
         return _xpath(self.expr, binding)(node)
 
 

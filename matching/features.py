@@ -11,13 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 from matching.standardize import shared_declarations, standardize_person
+from registry.match_person import record_key
 from schemas import Person
+from schemas.person import staged_person
 
 FEATURES_VERSION = 2
 """Bump when standardisation gives stored records other or new columns (v2: the Metaphone sound keys and a
 diminutive's alternatives): the blocking scheme carries it, so the next night re-derives every stored
 record's features and keys from its staged record once (``registry.match_person.rebuild_block_keys``)
-instead of comparing stale ones."""
+instead of comparing stale ones. Any change of scheme (a model with other blocking rules too) re-derives
+them: rules change with a model version, rarely. A model whose rules cannot be keyed (no scheme) compares
+every stored record as stored."""
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -29,7 +33,7 @@ def refeaturer() -> Callable[[str, str, dict[str, Any]], dict[str, Any]]:
     shared = shared_declarations()
 
     def refeature(source: str, source_record_id: str, canonical: dict[str, Any]) -> dict[str, Any]:
-        return person_features(f"{source}|{source_record_id}", source, Person.model_validate(canonical),
+        return person_features(record_key(source, source_record_id), source, staged_person(canonical),
                                shared)
 
     return refeature

@@ -24,7 +24,7 @@ from matching.role_support import role_edges, role_pairs
 from matching.rules import rule_edges
 from matching.standardize import shared_declarations
 from matching.store import Conn, StagedRow, split_key
-from schemas import Person
+from schemas.person import staged_person
 
 
 @dataclass
@@ -61,7 +61,7 @@ def reconcile_persons(
     alive = [r for r in rows if not r.deleted]
     _forget_deleted([r for r in rows if r.deleted], conn, run_id, stats)
     shared = shared_declarations()
-    features = {r.key: person_features(r.key, r.source, Person.model_validate(r.canonical), shared)
+    features = {r.key: person_features(r.key, r.source, staged_person(r.canonical), shared)
                 for r in alive}
     lap("features")
     never, forced = store.steward_decisions(conn)
@@ -82,9 +82,8 @@ def reconcile_persons(
     lap("score")
     households.load([*features, *(k for e in review for k in (e.left, e.right))])
     support_ids = {**_member_ids(conn, review, households, existing_ids), **existing_ids}
-    supported, review = _family_support(edges + auto, review, support_ids, households, cfg)
+    supported, review, links_so_far = _family_support(edges + auto, review, support_ids, households, cfg)
     known = {**{r["unique_id"]: r for r in others}, **features}
-    links_so_far = _union(support_ids, edges + auto + supported)
     roles = role_edges(conn, role_pairs(features, households, links_so_far, known), known, model, cfg,
                        lambda pair: _explanation(pair, labels))
     stats.role_supported = len(roles)
@@ -229,8 +228,9 @@ def _family_support(
     existing: dict[str, str],
     households: HouseholdIndex,
     cfg: MatchingConfig,
-) -> tuple[list[Edge], list[Edge]]:
-    """Review pairs whose households already share a linked member become links of their own."""
+) -> tuple[list[Edge], list[Edge], UnionFind]:
+    """Review pairs whose households already share a linked member become links of their own; with the
+    persons known after them (for role support)."""
     uf = _union(existing, strong)
     supported, remaining = [], []
     for edge in review:
@@ -243,9 +243,12 @@ def _family_support(
         ):
             explanation = {**edge.explanation, "family_support": True}
             supported.append(Edge(edge.left, edge.right, "family_supported", edge.weight, explanation))
+            uf.add(edge.left)
+            uf.add(edge.right)
+            uf.union(edge.left, edge.right)
         else:
             remaining.append(edge)
-    return supported, remaining
+    return supported, remaining, uf
 
 
 def _union(existing: dict[str, str], edges: list[Edge]) -> UnionFind:

@@ -11,9 +11,9 @@ member holding the same role in both households, one side a child and the other 
 the child, a child through a parent. It becomes a link (``family_supported``, explained as ``role``) only
 when the model scores it at ``role_support_weight`` or more — each role pair is scored, whatever the
 model's blocking rules — the birth dates agree (equal or day and month swapped) and the given names agree
-(any name level but "family exact, given differs" and the else level), or, when a birth date is missing,
-the whole names agree: so twins and siblings, who share a mother but not a given name and birth date, never
-merge.
+(any name level but "family exact, given differs" and the else level; for a child the same given name),
+the sexes do not differ, or, when a birth date is missing, the whole names agree: so twins and siblings, who
+share a mother but not a given name, never merge.
 """
 
 from __future__ import annotations
@@ -27,13 +27,19 @@ from matching.cluster import Edge, UnionFind
 from matching.config import MatchingConfig
 from matching.household_index import HouseholdIndex
 from matching.model import score_pairs
+from matching.rules import dates_agree
 from matching.store import Conn
 
 PARENT_ROLES = frozenset({"mother", "father", "guardian", "foster_parent"})
 """Roles a household holds once per child: two holders of one of them for one child are one person."""
 CHILD = "child"
 DATES_AGREE = frozenset({"exact", "day and month swapped"})
-GIVEN_DISAGREES = frozenset({"family exact, given differs (a sibling?)", "All other comparisons"})
+ELSE = "All other comparisons"
+GIVEN_DISAGREES = frozenset({"family exact, given differs (a sibling?)", ELSE})
+CHILD_NAMES = frozenset({"both exact", "family and given swapped", "given exact, family close",
+                         "family exact, given a diminutive of it"})
+"""A child's given name must be the same name: twins share the mother, the family name and the birth date,
+and a close given name (Александр, Александра) is more likely a twin than a typo."""
 NAMES_AGREE = frozenset({"both exact", "family and given swapped", "family exact, given close",
                          "given exact, family close", "both close", "both sound alike (Metaphone)",
                          "family exact, given a diminutive of it"})
@@ -59,13 +65,10 @@ def _kinship(role: str | None, via_role: str | None) -> bool:
 
 
 def dates_may_agree(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    """False only when both feature rows are known, both have birth dates and they neither match nor are
-    day and month swapped: such a pair can never pass ``role_edges`` (a sibling, mostly), so it is not
-    scored at all."""
-    if a is None or b is None or not a.get("birth_date") or not b.get("birth_date"):
-        return True
-    return a["birth_date"] in (b["birth_date"], b.get("birth_date_swap")) or b["birth_date"] == a.get(
-        "birth_date_swap")
+    """False only when both feature rows are known and their birth dates neither match nor are day and
+    month swapped (the rules step's test): such a pair can never pass ``role_edges`` (a sibling, mostly),
+    so it is not scored at all."""
+    return a is None or b is None or dates_agree(a, b) or dates_agree(b, a)
 
 
 def role_pairs(
@@ -129,18 +132,23 @@ def role_edges(
     for pair in scored:
         left, right = str(pair["unique_id_l"]), str(pair["unique_id_r"])
         explanation = explain(pair)
-        if _records_allow(explanation):
-            role = by_key[(left, right)]
+        role = by_key[(left, right)]
+        if _records_allow(explanation, role.role):
             explanation = {**explanation, "family_support": "role", "role": role.role,
                            "via_role": role.via_role}
             edges.append(Edge(left, right, "family_supported", float(pair["match_weight"]), explanation))
     return edges
 
 
-def _records_allow(explanation: dict[str, Any]) -> bool:
-    """Birth dates agree and the given names agree; with a birth date missing, the whole names agree."""
-    name = explanation["levels"].get("name")
-    date = explanation["birth_date_level"]
+def _records_allow(explanation: dict[str, Any], role: str) -> bool:
+    """Birth dates agree and the given names agree (for a child, as written: Александр and Александра are
+    twins), the sexes do not differ; with a birth date missing, the whole names agree."""
+    levels = explanation["levels"]
+    name, date = levels.get("name"), explanation["birth_date_level"]
+    if levels.get("sex_std") == ELSE:
+        return False
+    if role == CHILD and name not in CHILD_NAMES:
+        return False
     if date is None:
         return name in NAMES_AGREE
     return date in DATES_AGREE and name is not None and name not in GIVEN_DISAGREES

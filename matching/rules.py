@@ -21,7 +21,7 @@ IDENTIFIERS = {"snils": "snils", "oms": "oms_policy", "birth_cert": "birth_certi
 declares shared across sources (``shared_identifiers:`` in sources.yaml), as ``system:value``."""
 
 
-def _dates_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def dates_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
     da, db = a.get("birth_date"), b.get("birth_date")
     return da is None or db is None or da == db or da == b.get("birth_date_swap")
 
@@ -47,7 +47,7 @@ def rule_edges(new: Iterable[dict[str, Any]], existing: Iterable[dict[str, Any]]
             if len(holders) < 2 or _suspicious(holders, limit):
                 continue
             for other in holders:
-                if other["unique_id"] == record["unique_id"] or not _dates_agree(record, other):
+                if other["unique_id"] == record["unique_id"] or not dates_agree(record, other):
                     continue
                 pair = tuple(sorted((record["unique_id"], other["unique_id"])))
                 edges.setdefault(

@@ -21,7 +21,7 @@ from matching.model import fitted_versions, floor_probabilities, save_model, tra
 from matching.standardize import shared_declarations
 from matching.store import current_records
 from registry.db import connect
-from schemas import Person
+from schemas.person import staged_person
 from schemas.settings import settings as hub_settings
 
 log = logging.getLogger("hub.matching.training")
@@ -32,7 +32,7 @@ def training_rows(url: str | None = None) -> list[dict[str, Any]]:
     with connect(url) as conn:
         rows = current_records(conn, ["person"])
     shared = shared_declarations()
-    return [person_features(r.key, r.source, Person.model_validate(r.canonical), shared) for r in rows]
+    return [person_features(r.key, r.source, staged_person(r.canonical), shared) for r in rows]
 
 
 def train_and_save(

@@ -38,8 +38,10 @@ def _csv_field(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+    if isinstance(value, int):
+        return str(int(value))  # an IntEnum too
+    if isinstance(value, float):
+        return float.__repr__(value)
     text = str(value)
     return '"' + text.replace('"', '""') + '"'
 

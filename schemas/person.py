@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -116,9 +116,12 @@ def _normalise_phone(raw: str) -> str:
 EVIDENCE_PARTS = ("family_name", "given_name", "birth_date", "shared_identifier", "local_identifier")
 """What a ``min_evidence`` alternative is made of (``family_name+birth_date``): a shared identifier is any
 but ``local`` (SNILS, OMS policy, passport, birth certificate); a local one is the agency's own number."""
-DEFAULT_MIN_EVIDENCE = ("family_name+given_name", "family_name+birth_date", "given_name+birth_date",
-                        "family_name+shared_identifier", "given_name+shared_identifier")
-"""The rule without a mapping's own: a name, and a second name, a birth date or a shared identifier."""
+
+
+def staged_person(canonical: dict[str, Any]) -> Person:
+    """A person read back from staging: validated, but not held to the default minimum evidence again (a
+    mapping with a looser ``min_evidence`` staged it)."""
+    return Person.model_validate(canonical, context={"staged": True})
 
 
 def evidence_of(person: Person) -> set[str]:
@@ -162,7 +165,10 @@ class Person(CanonicalModel):
         lone name, identifies nobody and is refused (quarantined with its bytes). A mapping may set its own
         rule (``min_evidence:``), handed in as the validation context's ``min_evidence``.
         """
-        rule = (info.context or {}).get("min_evidence") if info is not None else None
+        context = (info.context or {}) if info is not None else {}
+        if context.get("staged"):
+            return self  # read back from staging: its mapping's rule (maybe looser) admitted it already
+        rule = context.get("min_evidence")
         present = evidence_of(self)
         if rule is None:
             names = present & {"family_name", "given_name"}

@@ -130,7 +130,10 @@ def test_siblings_and_twins_are_never_linked_through_their_mother() -> None:
             "b|s": _row("b|s", **{**child, "given_name": "Павел"}),  # a twin
             "b|t": _row("b|t", **{**child, "given_name": "Павел", "birth_date": "2017-02-11"}),
             "b|c": _row("b|c", **{**child, "birth_date": "2015-01-06"})}  # the same boy, date swapped
-    pairs = [RolePair(k, "a|c", "child", "mother") for k in ("b|s", "b|t", "b|c")]
+    rows["b|g"] = _row("b|g", family_name="Иванова", given_name="Петра", birth_date="2015-06-01")
+    rows["b|h"] = _row("b|h", family_name="Иванова", given_name="Петра", birth_date="2015-06-01",
+                       sex="female")  # a boy-girl twin, by recorded sex as well
+    pairs = [RolePair(k, "a|c", "child", "mother") for k in ("b|s", "b|t", "b|c", "b|g", "b|h")]
     edges = role_edges(None, pairs, rows, model, MatchingConfig(), lambda pair: _explanation(pair, labels))
     assert {frozenset((e.left, e.right)) for e in edges} == {frozenset(("b|c", "a|c"))}
 

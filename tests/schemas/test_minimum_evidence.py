@@ -11,8 +11,10 @@ from pydantic import ValidationError
 
 from mapper import Mapping, MappingSpecError, load_mapping
 from mapper.readers import SourceRecord, read_json
+from matching.reconcile import reconcile
 from matching.standardize import standardize_person
 from schemas import Person
+from tests.sources import MakeSource
 
 PROVENANCE = {"source_system": "register", "source_record_id": "1", "mapping_version": "1.0.0",
               "mapping_name": "register"}
@@ -106,3 +108,38 @@ def test_the_rule_is_read_from_the_mapping_and_an_unknown_part_is_refused(tmp_pa
     assert kept == ["2"]
     with pytest.raises(MappingSpecError, match="unknown evidence part"):
         _mapping(tmp_path, "min_evidence: [family_name+birthday]")
+
+
+def test_a_person_a_looser_rule_staged_goes_through_reconcile(
+    tmp_path: Path, make_source: MakeSource
+) -> None:
+    """Staged under ``given_name+local_identifier``, the person is matched and linked: the default rule is
+    not applied again when matching reads the staged record back."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    mapping = tmp_path / "loose.yaml"
+    mapping.write_text("""\
+mapping: loose
+version: 1.0.0
+source: loose
+format: json
+min_evidence: [given_name+local_identifier]
+records:
+  - name: person
+    select: "data[*]"
+    emit:
+      - kind: person
+        id: {path: id}
+        fields:
+          given_name: {path: given}
+          identifiers:
+            - {kind: local, system: loose, value: {path: id}}
+""", "utf-8")
+    source = make_source("file_drop", str(mapping), {"conn_type": "fs", "extra": {"path": str(folder)}},
+                         options={"patterns": ["*.json"]})
+    (folder / "a.json").write_text(json.dumps({"data": [{"id": "L1", "given": "Анна"}]}), "utf-8")
+    source.pull()
+    assert source.staged() == {"L1"}
+    assert reconcile(source.url)["persons"]["new_persons"] == 1
+    with pytest.raises(ValidationError, match="identifies nobody"):  # the default rule still holds elsewhere
+        person(given_name="Анна", identifiers=LOCAL)

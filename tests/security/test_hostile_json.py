@@ -215,3 +215,45 @@ def test_a_value_of_another_type_for_a_path_costs_that_value(tmp_path: Path, mak
     assert "given_name" in warning
     assert "JMESPath" in warning or "TypeError" in warning
     assert "Мария" not in warning
+
+
+FOREACH_MAPPING = """\
+mapping: typed
+version: 1.0.0
+source: typed
+format: json
+records:
+  - name: person
+    select: "data[*]"
+    emit:
+      - kind: person
+        foreach: "sort_by(people, &rank)"
+        id: {template: "{^id}-{rank}"}
+        fields:
+          family_name: {const: "Петрова"}
+          given_name: {path: given_name}
+"""
+
+
+def test_a_foreach_path_that_cannot_be_evaluated_costs_its_record(
+    tmp_path: Path, make_source: MakeSource
+) -> None:
+    """``sort_by`` over ranks of mixed types raises inside jmespath: that record is quarantined with the
+    error's kind (no value), the others of the file are staged."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    mapping = tmp_path / "foreach.yaml"
+    mapping.write_text(FOREACH_MAPPING, "utf-8")
+    source = make_source("file_drop", str(mapping), {"conn_type": "fs", "extra": {"path": str(folder)}},
+                         options={"patterns": ["*.json"]})
+    people = [{"rank": 1, "given_name": "Мария"}, {"rank": 2, "given_name": "Анна"}]
+    (folder / "a.json").write_bytes(page_bytes(
+        {"id": 1, "people": people},
+        {"id": 2, "people": [{"rank": 1, "given_name": "Мария"}, {"rank": "x", "given_name": "Анна"}]},
+        {"id": 3, "people": people}))
+    source.pull()
+    assert {s.partition("-")[0] for s in source.staged()} == {"1", "3"}
+    [(_, text, _)] = _quarantined_raw(source)
+    assert "cannot be evaluated" in text
+    assert "Мария" not in text
+    assert "Анна" not in text
