@@ -172,9 +172,11 @@ def test_a_role_pair_whose_stored_side_no_blocking_rule_finds_is_linked(
     night = reconcile(source.url)["persons"]  # the database is shared: other tests' records are here too
     assert night["role_supported"] >= 1
     persons = dict(query(source.url, "SELECT source_record_id, person_id FROM entity_link "
-                         "WHERE record_kind = 'person' AND valid_to IS NULL"))
+                         "WHERE record_kind = 'person' AND valid_to IS NULL AND source_code = %s",
+                         (source.code,)))
     assert persons["M2"] == persons["M1"] != persons["C1"] == persons["C2"]
     [(explanation,)] = query(source.url, "SELECT explanation FROM entity_link WHERE source_record_id = 'M2' "
-                             "AND record_kind = 'person' AND valid_to IS NULL")
+                             "AND record_kind = 'person' AND valid_to IS NULL AND source_code = %s",
+                             (source.code,))
     assert explanation["family_support"] == "role"
     assert explanation["role"] == "mother"
