@@ -141,6 +141,13 @@ def run(records: list[int], seed: int, server_url: str, out: Path | None) -> dic
     return {"seed": seed, "sizes": sizes}
 
 
+def _line(ax: Any, done: list[dict[str, Any]], value: Any, **style: Any) -> None:
+    """One curve over the sizes that have the value (a size stopped part-way lacks some)."""
+    points = [(s["source_records"], v) for s in done if (v := value(s)) is not None]
+    if points:
+        ax.plot([p[0] for p in points], [p[1] for p in points], **style)
+
+
 def plot(result: dict[str, Any], png: Path) -> None:
     """Seconds per stage against source records (log-log), first and incremental night, and peak RSS."""
     import matplotlib
@@ -151,23 +158,21 @@ def plot(result: dict[str, Any], png: Path) -> None:
     done = [s for s in result["sizes"] if "error" not in s]
     if not done:
         return
-    x = [s["source_records"] for s in done]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, night, title in ((axes[0], "first_night", "first night"), (axes[1], "incremental_night",
                                                                       "incremental night")):
         for stage in ("pull", "persons", "families", "care", "golden", "push"):
-            ys = [s[night]["stages"].get(stage) for s in done]
-            if all(y is not None for y in ys):
-                ax.plot(x, ys, marker="o", label=stage)
-        ax.plot(x, [s[night]["seconds"] for s in done], marker="s", color="black", label="whole night")
+            _line(ax, done, lambda s, n=night, st=stage: s.get(n, {}).get("stages", {}).get(st), marker="o",
+                  label=stage)
+        _line(ax, done, lambda s, n=night: s.get(n, {}).get("seconds"), marker="s", color="black",
+              label="whole night")
         if night == "first_night":
-            ax.plot(x, [s["splink_plain"]["seconds"] for s in done], marker="^", linestyle="--",
-                    label="plain Splink (peer)")
+            _line(ax, done, lambda s: s.get("splink_plain", {}).get("seconds"), marker="^", linestyle="--",
+                  label="plain Splink (peer)")
         ax.set(xscale="log", yscale="log", xlabel="source records", ylabel="seconds", title=title)
         ax.legend(fontsize=8)
-    axes[2].plot(x, [s["peak_rss_mib"] for s in done], marker="o", label="reconcile, push (this process)")
-    if all("peak_rss_child_mib" in s for s in done):
-        axes[2].plot(x, [s["peak_rss_child_mib"] for s in done], marker="s", label="largest child (a pull)")
+    _line(axes[2], done, lambda s: s.get("peak_rss_mib"), marker="o", label="reconcile, push (this process)")
+    _line(axes[2], done, lambda s: s.get("peak_rss_child_mib"), marker="s", label="largest child (a pull)")
     axes[2].legend(fontsize=8)
     axes[2].set(xscale="log", xlabel="source records", ylabel="MiB", title="peak RSS")
     fig.tight_layout()
