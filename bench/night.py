@@ -167,8 +167,8 @@ def plot(result: dict[str, Any], png: Path) -> None:
         _line(ax, done, lambda s, n=night: s.get(n, {}).get("seconds"), marker="s", color="black",
               label="whole night")
         if night == "first_night":
-            _line(ax, done, lambda s: s.get("splink_plain", {}).get("seconds"), marker="^", linestyle="--",
-                  label="plain Splink (peer)")
+            _line(ax, done, lambda s: (s.get("splink_plain") or {}).get("seconds"), marker="^",
+                  linestyle="--", label="plain Splink (peer)")
         ax.set(xscale="log", yscale="log", xlabel="source records", ylabel="seconds", title=title)
         ax.legend(fontsize=8)
     _line(axes[2], done, lambda s: s.get("peak_rss_mib"), marker="o", label="reconcile, push (this process)")
