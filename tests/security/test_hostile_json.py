@@ -170,7 +170,17 @@ def test_the_strict_decoder_marks_and_keeps_literals() -> None:
     assert not strict_json.loads(b'{"a": 1.5, "b": [1, 2]}').flawed
 
 
-TYPED_MAPPING = """\
+def _drop_of(tmp_path: Path, make_source: MakeSource, mapping_text: str) -> tuple[Source, Path]:
+    """A file-drop source of *.json files mapped by ``mapping_text``, and its folder."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(mapping_text, "utf-8")
+    drop = {"conn_type": "fs", "extra": {"path": str(folder)}}
+    return make_source("file_drop", str(mapping), drop, options={"patterns": ["*.json"]}), folder
+
+
+PERSON_EMIT = """\
 mapping: typed
 version: 1.0.0
 source: typed
@@ -180,6 +190,9 @@ records:
     select: "data[*]"
     emit:
       - kind: person
+"""
+
+TYPED_MAPPING = PERSON_EMIT + """\
         id: {path: id}
         fields:
           family_name: {path: "names[?rank > `0`].family | [0]"}
@@ -191,12 +204,7 @@ records:
 def test_a_value_of_another_type_for_a_path_costs_that_value(tmp_path: Path, make_source: MakeSource) -> None:
     """A number sent as text in a filtered array, a function given a number: the record is staged without
     that value (a warning names the field and the error's kind, not the value) and the pull goes on."""
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    mapping = tmp_path / "typed.yaml"
-    mapping.write_text(TYPED_MAPPING, "utf-8")
-    source = make_source("file_drop", str(mapping), {"conn_type": "fs", "extra": {"path": str(folder)}},
-                         options={"patterns": ["*.json"]})
+    source, folder = _drop_of(tmp_path, make_source, TYPED_MAPPING)
     good = {"names": [{"rank": 1, "family": "Петрова"}], "given": ["Мария"], "birth_date": "2015-03-04"}
     (folder / "a.json").write_bytes(page_bytes(
         {"id": 1, **good},
@@ -217,16 +225,7 @@ def test_a_value_of_another_type_for_a_path_costs_that_value(tmp_path: Path, mak
     assert "Мария" not in warning
 
 
-FOREACH_MAPPING = """\
-mapping: typed
-version: 1.0.0
-source: typed
-format: json
-records:
-  - name: person
-    select: "data[*]"
-    emit:
-      - kind: person
+FOREACH_MAPPING = PERSON_EMIT + """\
         foreach: "sort_by(people, &rank)"
         id: {template: "{^id}-{rank}"}
         fields:
@@ -240,12 +239,7 @@ def test_a_foreach_path_that_cannot_be_evaluated_costs_its_record(
 ) -> None:
     """``sort_by`` over ranks of mixed types raises inside jmespath: that record is quarantined with the
     error's kind (no value), the others of the file are staged."""
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    mapping = tmp_path / "foreach.yaml"
-    mapping.write_text(FOREACH_MAPPING, "utf-8")
-    source = make_source("file_drop", str(mapping), {"conn_type": "fs", "extra": {"path": str(folder)}},
-                         options={"patterns": ["*.json"]})
+    source, folder = _drop_of(tmp_path, make_source, FOREACH_MAPPING)
     people = [{"rank": 1, "given_name": "Мария"}, {"rank": 2, "given_name": "Анна"}]
     (folder / "a.json").write_bytes(page_bytes(
         {"id": 1, "people": people},
