@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import resource
 import subprocess
@@ -124,18 +125,23 @@ def measure(families: int, seed: int, server_url: str) -> dict[str, Any]:
 def run(records: list[int], seed: int, server_url: str, out: Path | None) -> dict[str, Any]:
     """Every size in a child process of its own; the curve as JSON (and PNG beside ``out``)."""
     sizes = []
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
     for n in records:
         families = max(50, round(n / RECORDS_PER_FAMILY))
+        # The child's log (progress of each person batch) goes to a file beside the JSON, else to stderr.
+        log = out.with_suffix(".log").open("a", encoding="utf-8") if out is not None else None
         child = subprocess.run([sys.executable, "-m", "bench.night", "--child", str(families), "--seed",
-                                str(seed), "--server-url", server_url], capture_output=True, text=True,
-                               check=False)
+                                str(seed), "--server-url", server_url], stdout=subprocess.PIPE,
+                               stderr=log, text=True, check=False)
+        if log is not None:
+            log.close()
         if child.returncode != 0:
-            sizes.append({"families": families, "error": child.stderr.strip().splitlines()[-1:]})
+            sizes.append({"families": families, "error": f"child exited with {child.returncode}"})
         else:
             sizes.append(json.loads(child.stdout))
         result = {"seed": seed, "sizes": sizes}
         if out is not None:  # after every size: a 1M run that is stopped still leaves the smaller ones
-            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
             plot(result, out.with_suffix(".png"))
     return {"seed": seed, "sizes": sizes}
@@ -189,6 +195,8 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one size, this process (families)
     args = parser.parse_args()
     if args.child:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
         print(json.dumps(measure(args.child, args.seed, args.server_url)))
         return
     sizes = [int(s) for s in args.records.split(",") if s.strip()]

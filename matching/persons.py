@@ -54,8 +54,13 @@ def reconcile_persons(
     model_version: str,
     cfg: MatchingConfig,
     run_id: int,
+    golden_due: set[str] | None = None,
 ) -> PersonStats:
-    """Link pending person ``rows`` into the registry; ``households``: who lives with whom now."""
+    """Link pending person ``rows`` into the registry; ``households``: who lives with whom now.
+
+    ``golden_due``: the caller refreshes golden records once after its last batch, so the registry ids
+    this batch touched are added to it (a person whose records arrive in several batches of a first night
+    is computed once, not once per batch); None: refreshed here."""
     stats = PersonStats(records=len(rows))
     lap = _Laps(stats.extra)
     alive = [r for r in rows if not r.deleted]
@@ -126,7 +131,11 @@ def reconcile_persons(
     lap("links")
     affected = {assignment[k] for k in features} | {s for _, s in result.merges}
     affected |= {assignment[k] for k, rid in existing_ids.items() if assignment.get(k) != rid}
-    stats.golden_updated, stats.conflicts = refresh_golden(conn, sorted(a for a in affected if a), run_id)
+    affected.discard("")
+    if golden_due is not None:
+        golden_due |= affected
+        return stats
+    stats.golden_updated, stats.conflicts = refresh_golden(conn, sorted(affected), run_id)
     lap("golden")
     return stats
 

@@ -17,6 +17,7 @@ from matching import drift, family_scope
 from matching.care import reconcile_care
 from matching.config import MatchingConfig, load_config
 from matching.families import reconcile_families, refresh_family_golden
+from matching.golden import refresh_golden
 from matching.household_index import HouseholdIndex
 from matching.model import latest_model, model_profile
 from matching.persons import PersonStats, reconcile_persons
@@ -70,10 +71,14 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     memberships = current_memberships(conn) if big else None
     households = HouseholdIndex(memberships) if memberships is not None else HouseholdIndex([], conn)
     persons, tonight = PersonStats(), set()
+    golden_due: set[str] = set()
     for start in range(0, len(people), cfg.person_batch):
         batch = staged_rows(conn, people[start : start + cfg.person_batch])
         tonight |= {r.key for r in batch}
-        _add(persons, reconcile_persons(conn, batch, households, model, version, cfg, run_id))
+        done = reconcile_persons(conn, batch, households, model, version, cfg, run_id, golden_due)
+        _add(persons, done)
+        _log_batch(start + len(batch), len(people), done)
+    _refresh_golden(conn, sorted(golden_due), persons, cfg.person_batch, run_id)
     timings["persons"] = round(time.monotonic() - t0, 2)
     t1 = time.monotonic()
     inputs = _family_inputs(conn, run_id, memberships, tonight, others)
@@ -92,6 +97,24 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
         "care": asdict(care),
         "stage_seconds": timings,
     }
+
+
+def _refresh_golden(conn: Any, ids: list[str], stats: PersonStats, chunk: int, run_id: int) -> None:
+    """Golden persons of every registry id the night's batches touched, ``chunk`` ids at a time."""
+    t = time.monotonic()
+    for start in range(0, len(ids), chunk):
+        updated, conflicts = refresh_golden(conn, ids[start : start + chunk], run_id)
+        stats.golden_updated += updated
+        stats.conflicts += conflicts
+    stats.extra["seconds_golden"] = round(time.monotonic() - t, 2)
+    log.info("golden persons: %d refreshed in %.1f s", stats.golden_updated, time.monotonic() - t)
+
+
+def _log_batch(done: int, total: int, stats: PersonStats) -> None:
+    """Progress of a long person step: how far, and where a batch's seconds went (counts only)."""
+    laps = {k[8:]: v for k, v in stats.extra.items() if k.startswith("seconds_")}
+    log.info("persons %d/%d: %d candidates, seconds %s", done, total, stats.extra.get("candidates", 0),
+             " ".join(f"{k}={v}" for k, v in laps.items()))
 
 
 def _drift(stats: dict[str, Any], version: str, cfg: MatchingConfig) -> list[dict[str, Any]]:
