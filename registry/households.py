@@ -143,11 +143,13 @@ def pending_households(conn: Conn, staged_ids: list[int]) -> set[str]:
         # superseded name it, back to the last one a reconcile saw.
         cur.execute(
             """WITH RECURSIVE chain AS (
-                   SELECT p.staged_id, p.source_code, p.canonical, p.reconciled_run_id FROM staged_record p
+                   SELECT p.staged_id, p.source_code, p.canonical, q.run_id AS reconciled_run_id
+                   FROM staged_record p JOIN staged_reconcile q USING (staged_id)
                    WHERE p.superseded_by = ANY(%s::bigint[]) AND p.record_kind = 'membership'
                    UNION ALL
-                   SELECT p.staged_id, p.source_code, p.canonical, p.reconciled_run_id
-                   FROM staged_record p JOIN chain c ON p.superseded_by = c.staged_id
+                   SELECT p.staged_id, p.source_code, p.canonical, q.run_id
+                   FROM staged_record p JOIN staged_reconcile q ON q.staged_id = p.staged_id
+                   JOIN chain c ON p.superseded_by = c.staged_id
                    WHERE c.reconciled_run_id IS NULL)
                SELECT s.source_code, CASE WHEN s.record_kind = 'family' THEN s.source_record_id
                                           ELSE s.canonical ->> 'family_ref' END

@@ -43,8 +43,9 @@ def source_view(conn: Conn, system: str, source_record_id: str) -> dict[str, Any
         """SELECT s.staged_id, s.record_kind, s.staged_at, s.content_sha256, s.mapping_name,
                   s.mapping_version, s.raw_pointer, p.sha256, p.position, s.run_id, r.dag_id,
                   r.airflow_run_id, r.task_id, r.try_number, s.superseded_by, s.deleted_at,
-                  s.reconciled_run_id, s.warnings
+                  q.run_id, s.warnings
            FROM staged_record s LEFT JOIN raw_payload p ON p.payload_id = s.payload_id
+           LEFT JOIN staged_reconcile q ON q.staged_id = s.staged_id
            LEFT JOIN run r ON r.run_id = s.run_id
            WHERE s.source_code = %s AND s.source_record_id = %s ORDER BY s.record_kind, s.staged_id""",
         key,

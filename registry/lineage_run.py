@@ -59,8 +59,8 @@ def changes(conn: Conn, run: dict[str, Any], limit: int) -> dict[str, Any]:
         "reconciled_records": _counted(
             _all(
                 conn,
-                """SELECT record_kind, count(*) FROM staged_record
-                                                     WHERE reconciled_run_id = %(r)s GROUP BY 1 ORDER BY 1""",
+                """SELECT record_kind, count(*) FROM staged_reconcile q JOIN staged_record USING (staged_id)
+                   WHERE q.run_id = %(r)s GROUP BY 1 ORDER BY 1""",
                 args,
             )
         ),

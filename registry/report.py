@@ -96,8 +96,9 @@ def source_queues(conn: Conn) -> dict[str, dict[str, int]]:
         cur.execute("SELECT code FROM source_system ORDER BY code")
         for (code,) in cur.fetchall():
             out[str(code)] = {"waiting": 0, "pending": 0, "delivered": 0, "dead": 0}
-        cur.execute("""SELECT source_code, count(*) FROM staged_record
-                       WHERE superseded_by IS NULL AND reconciled_run_id IS NULL AND deleted_at IS NULL
+        cur.execute("""SELECT source_code, count(*)
+                       FROM staged_reconcile q JOIN staged_record USING (staged_id)
+                       WHERE superseded_by IS NULL AND q.run_id IS NULL AND deleted_at IS NULL
                        GROUP BY 1""")
         for code, n in cur.fetchall():
             out.setdefault(str(code), {})["waiting"] = int(n)

@@ -47,7 +47,7 @@ def show_run(conn: Conn, run_id: int) -> dict[str, Any] | None:
     run["quarantined"] = _grouped(conn, "SELECT reason_code, count(*) FROM quarantine WHERE run_id = %s "
                                   "GROUP BY 1 ORDER BY 1", run_id)
     run["reconciled_records"] = _count(
-        conn, "SELECT count(*) FROM staged_record WHERE reconciled_run_id = %s", run_id)
+        conn, "SELECT count(*) FROM staged_reconcile WHERE run_id = %s", run_id)
     run["replays"] = [int(r) for r in _column(
         conn, "SELECT run_id FROM run WHERE kind = 'replay' AND stats->>'replay_of' = %s::text ORDER BY 1",
         run_id)]

@@ -307,10 +307,13 @@ def delete_records(conn: Conn, source: str, keys: Iterable[tuple[str, str]]) -> 
             raise UnstorableRecordError(f"a deletion of a {kind}: the id {UNSTORABLE}")
     with conn.cursor() as cur:
         cur.execute(
-            """UPDATE staged_record s SET deleted_at = now(), reconciled_run_id = NULL
-               FROM unnest(%s::text[], %s::text[]) AS k (kind, sid)
-               WHERE s.source_code = %s AND s.record_kind = k.kind AND s.source_record_id = k.sid
-                 AND s.superseded_by IS NULL AND s.deleted_at IS NULL""",
+            """WITH deleted AS (
+                   UPDATE staged_record s SET deleted_at = now()
+                   FROM unnest(%s::text[], %s::text[]) AS k (kind, sid)
+                   WHERE s.source_code = %s AND s.record_kind = k.kind AND s.source_record_id = k.sid
+                     AND s.superseded_by IS NULL AND s.deleted_at IS NULL
+                   RETURNING s.staged_id)
+               UPDATE staged_reconcile q SET run_id = NULL FROM deleted d WHERE q.staged_id = d.staged_id""",
             ([k for k, _ in keys], [s for _, s in keys], source),
         )
         return int(cur.rowcount)

@@ -39,8 +39,8 @@ def waiting(conn: Conn, source: str | None = None, limit: int = 100) -> tuple[in
                         END AS waits_for,
                         (SELECT count(*) FROM run r WHERE r.kind = 'reconcile' AND r.status = 'succeeded'
                            AND r.started_at > s.staged_at) AS missed
-                 FROM staged_record s
-                 WHERE s.superseded_by IS NULL AND s.reconciled_run_id IS NULL AND s.deleted_at IS NULL
+                 FROM staged_reconcile q JOIN staged_record s USING (staged_id)
+                 WHERE s.superseded_by IS NULL AND q.run_id IS NULL AND s.deleted_at IS NULL
                    AND s.record_kind = ANY(%s::text[]) AND (%s::text IS NULL OR s.source_code = %s))
                SELECT *, count(*) OVER () FROM w WHERE missed > 0 ORDER BY staged_at, source_code LIMIT %s""",
             (list(CARE_KINDS), source, source, limit),

@@ -123,4 +123,5 @@ def test_a_profile_holds_shares_only() -> None:
 def _make_pending(url: str) -> None:
     """Mark the region's staged person records pending again, so a reconcile meets them all."""
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("UPDATE staged_record SET reconciled_run_id = NULL WHERE record_kind = 'person'")
+        cur.execute("UPDATE staged_reconcile SET run_id = NULL WHERE staged_id IN "
+                    "(SELECT staged_id FROM staged_record WHERE record_kind = 'person')")

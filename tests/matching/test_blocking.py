@@ -182,8 +182,9 @@ def test_a_merge_moves_records_that_share_no_key_with_tonight(small: str) -> Non
         for s, i in rest:  # hidden from every key: only Q's cluster reaches them
             cur.execute("""UPDATE match_person SET block_keys = '{}' WHERE source_code = %s
                            AND source_record_id = %s""", (s, i))
-        cur.execute("""UPDATE staged_record SET reconciled_run_id = NULL WHERE source_code = %s
-                       AND source_record_id = %s AND record_kind = 'person' AND superseded_by IS NULL""", r1)
+        cur.execute("""UPDATE staged_reconcile SET run_id = NULL WHERE staged_id IN (
+                       SELECT staged_id FROM staged_record WHERE source_code = %s
+                       AND source_record_id = %s AND record_kind = 'person' AND superseded_by IS NULL)""", r1)
     stats = reconcile(small)
     assert stats["persons"]["merges"] >= 1
     with connect(small) as conn, conn.cursor() as cur:
@@ -207,7 +208,7 @@ def test_stored_features_older_than_standardisation_are_derived_again_once(small
         cur.execute("UPDATE match_block_scheme SET version = 'written-by-an-older-hub'")
         cur.execute("SELECT count(*) FROM match_person")
         stored = cur.fetchone()[0]
-        cur.execute("""UPDATE staged_record SET reconciled_run_id = NULL WHERE staged_id =
+        cur.execute("""UPDATE staged_reconcile SET run_id = NULL WHERE staged_id =
                        (SELECT min(staged_id) FROM match_person)""")
     night = reconcile(small)["persons"]["extra"]
     assert night["keys_rebuilt"] == stored

@@ -122,8 +122,8 @@ def test_records_staged_while_a_reconcile_runs_are_left_for_the_next(
     blocker.close()
     worker.join(timeout=120)
     assert outcome["persons"]["records"] == 1
-    pending = query(source.url, "SELECT source_record_id FROM staged_record WHERE reconciled_run_id IS NULL "
-                    "AND superseded_by IS NULL ORDER BY 1")
+    pending = query(source.url, "SELECT source_record_id FROM staged_record JOIN staged_reconcile q "
+                    "USING (staged_id) WHERE q.run_id IS NULL AND superseded_by IS NULL ORDER BY 1")
     pending_ids = [str(r[0]) for r in pending]
     assert "Condition/cond-b" in pending_ids
     assert "Patient/pat-b" in pending_ids

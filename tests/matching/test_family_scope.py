@@ -66,9 +66,11 @@ def _empty_a_household(url: str) -> None:
                                              AND valid_to IS NULL GROUP BY 1 HAVING count(*) >= 2)
                        ORDER BY l.family_id, l.source_code, l.source_record_id LIMIT 1""")
         source, household = cur.fetchone()
-        cur.execute("""UPDATE staged_record SET deleted_at = now(), reconciled_run_id = NULL
+        cur.execute("""WITH d AS (UPDATE staged_record SET deleted_at = now()
                        WHERE record_kind = 'membership' AND superseded_by IS NULL AND deleted_at IS NULL
-                         AND source_code = %s AND canonical ->> 'family_ref' = %s""", (source, household))
+                         AND source_code = %s AND canonical ->> 'family_ref' = %s RETURNING staged_id)
+                       UPDATE staged_reconcile q SET run_id = NULL FROM d WHERE q.staged_id = d.staged_id""",
+                    (source, household))
         assert cur.rowcount > 0
 
 

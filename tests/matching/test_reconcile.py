@@ -75,7 +75,8 @@ def test_every_linked_record_has_an_explanation_and_every_person_a_golden_record
     assert (
         _scalar(
             url,
-            "SELECT count(*) FROM staged_record WHERE superseded_by IS NULL AND reconciled_run_id IS NULL",
+            "SELECT count(*) FROM staged_record JOIN staged_reconcile q USING (staged_id) "
+            "WHERE superseded_by IS NULL AND q.run_id IS NULL",
         )
         == 0
     )
@@ -171,8 +172,9 @@ def _touch(url: str, keys: list[tuple[str, str]]) -> None:
     with connect(url) as conn, conn.cursor() as cur:
         for source, sid in keys:
             cur.execute(
-                """UPDATE staged_record SET reconciled_run_id = NULL WHERE source_code = %s
-                           AND source_record_id = %s AND record_kind = 'person' AND superseded_by IS NULL""",
+                """UPDATE staged_reconcile SET run_id = NULL WHERE staged_id IN (
+                       SELECT staged_id FROM staged_record WHERE source_code = %s
+                       AND source_record_id = %s AND record_kind = 'person' AND superseded_by IS NULL)""",
                 (source, sid),
             )
 

@@ -20,7 +20,7 @@ DERIVED_TABLES = (
     "steward_decision", "review_item", "entity_link", "membership", "family_category", "service",
     "health_status", "consent",
     "accompaniment_case", "push_state", "outbox", "registry_person", "registry_family", "quarantine",
-    "staged_record",
+    "staged_record", "staged_reconcile",
 )
 
 

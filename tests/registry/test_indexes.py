@@ -72,9 +72,10 @@ INSERT INTO disclosure (target_source, person_id, source_record_id, field, basis
     SELECT o.target_source, l.person_id, l.source_record_id, 'accompaniment_status', 'law_442fz', o.message_id
     FROM outbox o JOIN entity_link l ON o.idempotency_key = 'k' || l.link_id;
 INSERT INTO staged_record (source_code, record_kind, source_record_id, content_sha256, canonical,
-                           mapping_version, run_id, reconciled_run_id)
-    SELECT 'szn', 'person', 'R' || i, md5(i::text) || md5(i::text), '{{}}', 'v1', 1, 1
+                           mapping_version, run_id)
+    SELECT 'szn', 'person', 'R' || i, md5(i::text) || md5(i::text), '{{}}', 'v1', 1
     FROM generate_series(1, {PERSONS}) i;
+UPDATE staged_reconcile SET run_id = 1;
 INSERT INTO staged_record (source_code, record_kind, source_record_id, content_sha256, canonical,
                            mapping_version, run_id)
     SELECT 'ngo', 'case', 'W' || i, md5(i::text) || md5(i::text), '{{"person_ref": "nobody"}}', 'v1', 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import psycopg2
@@ -19,6 +20,7 @@ EXPECTED_TABLES = {
     "accompaniment_case", "service", "health_status", "consent", "review_item", "steward_decision",
     "attribute_lineage", "audit_log", "outbox", "raw_payload_chunk", "push_state", "match_person",
     "survivorship_conflict", "entity_event", "disclosure", "web_user", "match_block_scheme", "family_dirty",
+    "staged_reconcile",
 }
 
 
@@ -111,3 +113,33 @@ def test_registry_ids_are_prefixed_and_tombstones_need_a_target(database_url: st
         assert cur.fetchone()[0].startswith("F")
     with pytest.raises(psycopg2.IntegrityError), connect(database_url) as conn:
         conn.cursor().execute("UPDATE registry_person SET status = 'replaced' WHERE registry_id = %s", (pid,))
+
+
+def test_the_hub_role_cannot_delete_what_lineage_points_at(database_url: str) -> None:
+    """Lineage rows and links carry staged and run ids without a per-row foreign key (0018): the rows they
+    point at stay because the hub's own role may not delete them."""
+    for statement in ("DELETE FROM staged_record WHERE false", "DELETE FROM run WHERE false"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege), connect(database_url) as conn:
+            conn.cursor().execute(statement)
+
+
+def test_every_staged_record_gets_its_reconcile_row(database_url: str) -> None:
+    """The trigger of 0019: a staged version waits for a reconcile from the statement that staged it."""
+    with connect(database_url) as conn, conn.cursor() as cur:
+        source = f"trigger_{uuid.uuid4().hex[:8]}"
+        cur.execute("INSERT INTO source_system (code, agency, name, format) VALUES (%s, 'ngo', 'n', 'json')",
+                    (source,))
+        cur.execute("INSERT INTO run (kind, source_code) VALUES ('pull', %s) RETURNING run_id", (source,))
+        (run_id,) = cur.fetchone()
+        cur.execute(
+            """INSERT INTO staged_record (source_code, record_kind, source_record_id, content_sha256,
+                                          canonical, mapping_version, run_id)
+               SELECT %s, 'person', 'trigger-test-' || i, repeat('0', 64), '{}', 'v1', %s
+               FROM generate_series(1, 3) i RETURNING staged_id""",
+            (source, run_id),
+        )
+        ids = sorted(r[0] for r in cur.fetchall())
+        cur.execute("SELECT staged_id, run_id FROM staged_reconcile WHERE staged_id = ANY(%s) ORDER BY 1",
+                    (ids,))
+        assert cur.fetchall() == [(i, None) for i in ids]
+        conn.rollback()
