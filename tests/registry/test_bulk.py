@@ -15,3 +15,15 @@ def test_copy_keeps_none_apart_from_empty_text(empty_database_url: str) -> None:
         cur.execute("SELECT t, u, n, k FROM _t ORDER BY n NULLS FIRST")
         assert cur.fetchall() == [("", "x", None, [1, 2]), ("a", None, 1.0, None),
                                   ('quote " and, comma\nnewline', "", 2.5, [])]
+
+
+def test_copy_carries_hostile_text_as_data(empty_database_url: str) -> None:
+    """An agency's id or name travels into COPY (links, lineage, features): COPY's end-of-data marker on a
+    line of its own, backslashes, CR, tabs and quotes stay data and end no row early."""
+    hostile = ["a\n\\.\nb", "\\.", "\\.\n", "back\\slash\\N", "cr\rlf\r\n", "tab\there", '"', '""\n"', "ё✓"]
+    rows = [(text, i) for i, text in enumerate(hostile)]
+    with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cur:
+        temp_table(cur, "_h", "t text, n bigint")
+        assert copy_rows(cur, "_h", ("t", "n"), rows) == len(hostile)
+        cur.execute("SELECT t, n FROM _h ORDER BY n")
+        assert cur.fetchall() == rows
