@@ -7,6 +7,7 @@ to its distribution through the installed metadata (``importlib.metadata.package
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from importlib.metadata import packages_distributions
@@ -47,13 +48,18 @@ def _requirements() -> set[str]:
     return names
 
 
+def _project_files() -> list[Path]:
+    """The project's Python files: hidden folders (.venv, .hub) are not walked at all."""
+    tops = [p for p in ROOT.iterdir() if not p.name.startswith(".")]
+    return sorted(f for p in tops for f in ([p] if p.is_file() else p.rglob("*.py")) if f.suffix == ".py")
+
+
+@functools.cache
 def _imported_modules() -> dict[str, str]:
     """top-level module → one file importing it (absolute imports only)."""
     found: dict[str, str] = {}
-    for path in sorted(ROOT.rglob("*.py")):
+    for path in _project_files():
         rel = path.relative_to(ROOT)
-        if rel.parts[0].startswith("."):
-            continue
         for node in ast.walk(ast.parse(path.read_bytes(), str(rel))):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -68,8 +74,14 @@ def _imported_modules() -> dict[str, str]:
     return found
 
 
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    """Module → distributions: read once (each call scans every installed package's metadata)."""
+    return dict(packages_distributions())
+
+
 def _distributions(module: str) -> set[str]:
-    found = {_norm(d) for d in packages_distributions().get(module, [])}
+    found = {_norm(d) for d in _installed().get(module, [])}
     return found | {META[module]} if module in META else found
 
 

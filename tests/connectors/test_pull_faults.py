@@ -25,10 +25,17 @@ from sandbox.connections import hub_connections
 from sandbox.generate import generate
 from sandbox.server.app import serve
 
-# Small pages: more requests, so every kind of fault is met even with a small sandbox.
-SOURCES = {  # only the connectors that page by size (a file drop or a SMEV queue has no page_size)
-    code: s.model_copy(update={"options": {**s.options, "page_size": 15}})
-    if "page_size" in type(s.typed_options).model_fields else s
+
+def _test_options(options: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """Small pages (more requests, so every kind of fault is met even with a small sandbox) and a short
+    first backoff (the retries are what is tested, not their patience; ``Retry-After`` is still honoured)."""
+    small = {"page_size": 25} if "page_size" in fields else {}
+    quick = {"backoff_initial": 0.05} if "backoff_initial" in fields else {}
+    return {**options, **small, **quick}
+
+
+SOURCES = {
+    code: s.model_copy(update={"options": _test_options(s.options, type(s.typed_options).model_fields)})
     for code, s in load_sources().items()
 }
 

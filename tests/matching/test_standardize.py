@@ -7,8 +7,6 @@ imports it.
 from __future__ import annotations
 
 import datetime as dt
-import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +17,6 @@ from matching.address import address_parts, house_std, street_std
 from matching.standardize import (
     ASCII_COMPARISON_COLUMNS,
     STANDARD_COLUMNS,
-    clear_caches,
     date_variants,
     family_name_stem,
     father_name_from_patronymic,
@@ -640,47 +637,3 @@ def test_placeholder_identifiers_are_dropped() -> None:
     assert row["snils"] is None
     assert row["oms"] == "5358010890000123"
     assert row["passport"] == "4510564123"
-
-
-# --- throughput (measured, not asserted) --------------------------------------------------------------
-
-
-def _noisy_people(n: int, rng: random.Random) -> list[Person]:
-    male = [name for name, sex in names_ru.GIVEN_SEX.items() if sex == "male"]
-    female = [name for name, sex in names_ru.GIVEN_SEX.items() if sex == "female"]
-    fathers = list(names_ru.PATRONYMIC_FATHER)
-    families = [f for f in names_ru.FAMILY_NAMES if not f.endswith(("А", "АЯ"))]
-    people = []
-    for i in range(n):
-        is_male = rng.random() < 0.5
-        family = rng.choice(families)
-        family = family if is_male else names_ru.feminine_family_name(family)
-        given_name = rng.choice(male if is_male else female)
-        if rng.random() < 0.1:
-            dims = [d for d, fulls in names_ru.DIMINUTIVES.items() if given_name in fulls]
-            given_name = rng.choice(dims) if dims else given_name
-        parts = [family, given_name, rng.choice(fathers)]
-        if rng.random() < 0.1:  # the canonical model refuses the grave accent: GOST arrives with '
-            parts = [to_latin(p) if rng.random() < 0.7 else to_latin_gost(p).replace("`", "'") for p in parts]
-        parts = [p.title() if rng.random() < 0.9 else p for p in parts]
-        born = dt.date(1990 + i % 30, 1 + i % 12, 1 + i % 28)
-        street = f"ул. {rng.choice(families)}"
-        home = Address(locality="Великий Новгород", street=street, house=str(1 + i % 90))
-        people.append(_person(parts[0], parts[1], parts[2], birth_date=born, addresses=[home]))
-    return people
-
-
-def test_throughput_of_standardize_person(capsys: pytest.CaptureFixture[str]) -> None:
-    people = _noisy_people(100_000, random.Random(7))
-    clear_caches()
-    started = time.perf_counter()
-    rows = [standardize_person(p, today=dt.date(2025, 6, 1)) for p in people]
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
-    for p in people:
-        standardize_person(p, today=dt.date(2025, 6, 1))
-    warm = time.perf_counter() - started
-    assert len(rows) == len(people)
-    with capsys.disabled():
-        print(f"\nstandardize_person: 100k persons in {cold:.2f} s cold ({len(people) / cold:,.0f}/s), "
-              f"{warm:.2f} s warm ({len(people) / warm:,.0f}/s)")
