@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 
 from registry import migrate
+from registry.bulk import copy_rows
 from registry.db import connect
 from registry.errors import MigrationChecksumError, MigrationError
 
@@ -139,7 +140,13 @@ def test_every_staged_record_gets_its_reconcile_row(database_url: str) -> None:
             (source, run_id),
         )
         ids = sorted(r[0] for r in cur.fetchall())
+        # Staging writes by COPY, which fires the statement trigger as well.
+        cur.execute("SELECT nextval('staged_record_staged_id_seq') FROM generate_series(1, 2)")
+        copied = sorted(r[0] for r in cur.fetchall())
+        copy_rows(cur, "staged_record", ("staged_id", "source_code", "record_kind", "source_record_id",
+                                         "content_sha256", "canonical", "mapping_version", "run_id"),
+                  [(i, source, "person", f"copied-{i}", "0" * 64, "{}", "v1", run_id) for i in copied])
         cur.execute("SELECT staged_id, run_id FROM staged_reconcile WHERE staged_id = ANY(%s) ORDER BY 1",
-                    (ids,))
-        assert cur.fetchall() == [(i, None) for i in ids]
+                    (ids + copied,))
+        assert cur.fetchall() == [(i, None) for i in sorted(ids + copied)]
         conn.rollback()
