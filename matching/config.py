@@ -22,6 +22,8 @@ class MatchingConfig(BaseModel):
     role_support_weight: float = -6.0
     max_records_per_identifier: int = 8
     person_batch: int = Field(default=50_000, ge=100)
+    feature_workers: int = Field(default=2, ge=0, le=64)
+    feature_pool_min_records: int = Field(default=20_000, ge=1)
     family_scope_share: float = Field(default=0.2, ge=0.0, le=1.0)
     fit_on_first_reconcile: bool = True
     fit_min_records: int = Field(default=1000, ge=100)

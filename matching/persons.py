@@ -16,15 +16,13 @@ from matching import candidates, store
 from matching.cluster import Edge, UnionFind, cluster
 from matching.config import MatchingConfig
 from matching.drift import present_counts
-from matching.features import person_features
+from matching.feature_pool import Pending
 from matching.golden import refresh_golden
 from matching.household_index import HouseholdIndex
 from matching.model import score
 from matching.role_support import role_edges, role_pairs
 from matching.rules import rule_edges
-from matching.standardize import shared_declarations
 from matching.store import Conn, StagedRow, split_key
-from schemas.person import staged_person
 
 
 @dataclass
@@ -55,19 +53,19 @@ def reconcile_persons(
     cfg: MatchingConfig,
     run_id: int,
     golden_due: set[str] | None = None,
+    features_pending: Pending | None = None,
 ) -> PersonStats:
     """Link pending person ``rows`` into the registry; ``households``: who lives with whom now.
 
     ``golden_due``: the caller refreshes golden records once after its last batch, so the registry ids
     this batch touched are added to it (a person whose records arrive in several batches of a first night
-    is computed once, not once per batch); None: refreshed here."""
+    is computed once, not once per batch); None: refreshed here. ``features_pending``: the batch's features
+    as the caller's feature workers computed them (``matching.feature_pool``); None: computed here."""
     stats = PersonStats(records=len(rows))
     lap = _Laps(stats.extra)
     alive = [r for r in rows if not r.deleted]
     _forget_deleted([r for r in rows if r.deleted], conn, run_id, stats)
-    shared = shared_declarations()
-    features = {r.key: person_features(r.key, r.source, staged_person(r.canonical), shared)
-                for r in alive}
+    features = (features_pending or Pending(rows, None)).result()
     lap("features")
     never, forced = store.steward_decisions(conn)
     stored = candidates.load(conn, model, features, {rid for key, rid in forced if key in features}, run_id)

@@ -17,6 +17,7 @@ from matching import drift, family_scope
 from matching.care import reconcile_care
 from matching.config import MatchingConfig, load_config
 from matching.families import reconcile_families, refresh_family_golden
+from matching.feature_pool import FeaturePool
 from matching.golden import refresh_golden
 from matching.household_index import HouseholdIndex
 from matching.model import latest_model, model_profile
@@ -72,12 +73,20 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     households = HouseholdIndex(memberships) if memberships is not None else HouseholdIndex([], conn)
     persons, tonight = PersonStats(), set()
     golden_due: set[str] = set()
-    for start in range(0, len(people), cfg.person_batch):
-        batch = staged_rows(conn, people[start : start + cfg.person_batch])
-        tonight |= {r.key for r in batch}
-        done = reconcile_persons(conn, batch, households, model, version, cfg, run_id, golden_due)
-        _add(persons, done)
-        _log_batch(start + len(batch), len(people), done)
+    starts = range(0, len(people), cfg.person_batch)
+    with FeaturePool(cfg.feature_workers, cfg.feature_pool_min_records) as pool:
+        # The next batch's features are computed by the workers while this one is reconciled.
+        ahead = pool.submit(staged_rows(conn, people[: cfg.person_batch])) if people else None
+        for start in starts:
+            assert ahead is not None
+            batch, now = ahead.rows, ahead
+            following = people[start + cfg.person_batch : start + 2 * cfg.person_batch]
+            ahead = pool.submit(staged_rows(conn, following)) if following else None
+            tonight |= {r.key for r in batch}
+            done = reconcile_persons(conn, batch, households, model, version, cfg, run_id, golden_due,
+                                     features_pending=now)
+            _add(persons, done)
+            _log_batch(start + len(batch), len(people), done)
     _refresh_golden(conn, sorted(golden_due), persons, cfg.person_batch, run_id)
     timings["persons"] = round(time.monotonic() - t0, 2)
     t1 = time.monotonic()

@@ -224,7 +224,9 @@ def test_a_night_in_small_batches_is_as_accurate(tmp_path: Path, pg_server_url: 
     sandbox = tmp_path / "sbx"
     with sandbox_region(pg_server_url, sandbox, 60, seed=67, prefix="hub_batches") as url:
         pull_all(url)
-        stats = reconcile(url, config=load_config().model_copy(update={"person_batch": 150}))
+        # Every batch's features come from the feature workers (the next one's while this one reconciles).
+        cfg = load_config().model_copy(update={"person_batch": 150, "feature_pool_min_records": 1})
+        stats = reconcile(url, config=cfg)
         assert stats["persons"]["records"] > 600  # four batches and more
         scores = evaluate(sandbox, url)["persons"]
         with connect(url) as conn, conn.cursor() as cur:

@@ -1,0 +1,39 @@
+"""Feature workers give the features the reconcile would compute itself, in the same order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.standardize import noisy_people
+from matching.feature_pool import FeaturePool, Pending
+from matching.store import StagedRow
+
+
+def _rows(n: int) -> list[StagedRow]:
+    people = noisy_people(n, random.Random(11))
+    return [StagedRow(i, "ngo" if i % 2 else "health", "person", f"r{i}", p.model_dump(mode="json"),
+                      deleted=i % 17 == 0, staged_at="") for i, p in enumerate(people)]
+
+
+def test_workers_compute_the_same_features_in_the_same_order() -> None:
+    rows = _rows(400)
+    here = Pending(rows, None).result()
+    with FeaturePool(workers=2, min_records=1) as pool:
+        first, second = pool.submit(rows[:250]), pool.submit(rows[250:])
+        assert pool._pool is not None  # the workers ran, not this process
+        there = {**first.result(), **second.result()}
+    assert list(there) == list(here)
+    assert there == here
+    assert all(not r.deleted for r in rows if r.key in here)
+    assert len(here) == sum(not r.deleted for r in rows)
+
+
+@pytest.mark.parametrize(("workers", "min_records"), [(1, 1), (2, 10_000)])
+def test_a_small_batch_or_one_worker_stays_in_this_process(workers: int, min_records: int) -> None:
+    rows = _rows(50)
+    with FeaturePool(workers=workers, min_records=min_records) as pool:
+        pending = pool.submit(rows)
+        assert pool._pool is None
+        assert pending.result() == Pending(rows, None).result()
