@@ -54,8 +54,10 @@ def load(
     tonight: dict[str, dict[str, Any]],
     forced_ids: set[str],
     run_id: int,
+    tonight_keys: dict[str, tuple[list[int], list[int]]] | None = None,
 ) -> Stored:
-    """The stored records tonight's records (``key → features``) have to meet."""
+    """The stored records tonight's records (``key → features``) have to meet; ``tonight_keys``: their
+    (stored, query) keys under this model's scheme when the feature workers computed them already."""
     scheme, keys_of = key_function(model)
     rebuilt = 0
     if scheme is None or store.block_scheme(conn) != scheme.version:
@@ -66,7 +68,8 @@ def load(
     if scheme is None:
         rows, ids = store.existing_features(conn)
         return Stored([f for f in rows if f["unique_id"] not in tonight], ids, rebuilt, True)
-    both = {key: blocking.keys(scheme, features) for key, features in tonight.items()}
+    both = tonight_keys if tonight_keys is not None else {
+        key: blocking.keys(scheme, features) for key, features in tonight.items()}
     wanted = sorted({k for _, query in both.values() for k in query})
     rows, candidate_ids = store.candidate_features(conn, wanted)
     own = store.registry_ids_of(conn, tonight)

@@ -65,10 +65,14 @@ def reconcile_persons(
     lap = _Laps(stats.extra)
     alive = [r for r in rows if not r.deleted]
     _forget_deleted([r for r in rows if r.deleted], conn, run_id, stats)
-    features = (features_pending or Pending(rows, None)).result()
+    pending = features_pending or Pending(rows, None)
+    features = pending.result()
     lap("features")
     never, forced = store.steward_decisions(conn)
-    stored = candidates.load(conn, model, features, {rid for key, rid in forced if key in features}, run_id)
+    scheme, _ = candidates.key_function(model)
+    keys = pending.keys if scheme is not None and pending.scheme == scheme else None
+    stored = candidates.load(conn, model, features, {rid for key, rid in forced if key in features}, run_id,
+                             keys)
     existing_ids, others = stored.ids, stored.others
     stats.extra.update(
         candidates=len(others), stored_loaded=len(existing_ids), keys_rebuilt=stored.keys_rebuilt,

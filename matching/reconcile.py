@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from matching import drift, family_scope
+from matching.candidates import key_function
 from matching.care import reconcile_care
 from matching.config import MatchingConfig, load_config
 from matching.families import reconcile_families, refresh_family_golden
@@ -74,14 +75,15 @@ def _run(conn: Any, model: dict[str, Any], version: str, cfg: Any, run_id: int) 
     persons, tonight = PersonStats(), set()
     golden_due: set[str] = set()
     starts = range(0, len(people), cfg.person_batch)
+    scheme, _ = key_function(model)
     with FeaturePool(cfg.feature_workers, cfg.feature_pool_min_records) as pool:
-        # The next batch's features are computed by the workers while this one is reconciled.
-        ahead = pool.submit(staged_rows(conn, people[: cfg.person_batch])) if people else None
+        # The next batch's features and keys are computed by the workers while this one is reconciled.
+        ahead = pool.submit(staged_rows(conn, people[: cfg.person_batch]), scheme) if people else None
         for start in starts:
             assert ahead is not None
             batch, now = ahead.rows, ahead
             following = people[start + cfg.person_batch : start + 2 * cfg.person_batch]
-            ahead = pool.submit(staged_rows(conn, following)) if following else None
+            ahead = pool.submit(staged_rows(conn, following), scheme) if following else None
             tonight |= {r.key for r in batch}
             done = reconcile_persons(conn, batch, households, model, version, cfg, run_id, golden_due,
                                      features_pending=now)

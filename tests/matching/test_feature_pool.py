@@ -7,7 +7,10 @@ import random
 import pytest
 
 from bench.standardize import noisy_people
+from matching import blocking
+from matching.candidates import key_function
 from matching.feature_pool import FeaturePool, Pending
+from matching.model import latest_model
 from matching.store import StagedRow
 
 
@@ -17,15 +20,20 @@ def _rows(n: int) -> list[StagedRow]:
                       deleted=i % 17 == 0, staged_at="") for i, p in enumerate(people)]
 
 
-def test_workers_compute_the_same_features_in_the_same_order() -> None:
+def test_workers_compute_the_same_features_and_keys_in_the_same_order() -> None:
     rows = _rows(400)
+    scheme, _ = key_function(latest_model()[1])
+    assert scheme is not None
     here = Pending(rows, None).result()
     with FeaturePool(workers=2, min_records=1) as pool:
-        first, second = pool.submit(rows[:250]), pool.submit(rows[250:])
+        first, second = pool.submit(rows[:250], scheme), pool.submit(rows[250:], scheme)
         assert pool._pool is not None  # the workers ran, not this process
         there = {**first.result(), **second.result()}
     assert list(there) == list(here)
     assert there == here
+    assert first.keys is not None
+    assert second.keys is not None
+    assert {**first.keys, **second.keys} == {k: blocking.keys(scheme, f) for k, f in here.items()}
     assert all(not r.deleted for r in rows if r.key in here)
     assert len(here) == sum(not r.deleted for r in rows)
 
