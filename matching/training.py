@@ -15,13 +15,12 @@ from typing import Any
 from matching.config import MatchingConfig, load_config
 from matching.drift import profile
 from matching.errors import TrainingError
-from matching.features import person_features
+from matching.feature_pool import features_of
 from matching.labels import apply_labels, label_check, steward_labels
 from matching.model import fitted_versions, floor_probabilities, save_model, train
 from matching.standardize import shared_declarations
 from matching.store import current_records
 from registry.db import connect
-from schemas.person import staged_person
 from schemas.settings import settings as hub_settings
 
 log = logging.getLogger("hub.matching.training")
@@ -31,8 +30,8 @@ def training_rows(url: str | None = None) -> list[dict[str, Any]]:
     """Features of every current staged person record."""
     with connect(url) as conn:
         rows = current_records(conn, ["person"])
-    shared = shared_declarations()
-    return [person_features(r.key, r.source, staged_person(r.canonical), shared) for r in rows]
+    features, _ = features_of([(r.key, r.source, r.canonical) for r in rows], shared_declarations())
+    return features
 
 
 def train_and_save(

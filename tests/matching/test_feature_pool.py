@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import random
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
 from bench.standardize import noisy_people
 from matching import blocking
 from matching.candidates import key_function
-from matching.feature_pool import FeaturePool, Pending
+from matching.feature_pool import Computed, FeaturePool, Pending
 from matching.model import latest_model
 from matching.store import StagedRow
 
@@ -45,3 +48,14 @@ def test_a_small_batch_or_one_worker_stays_in_this_process(workers: int, min_rec
         pending = pool.submit(rows)
         assert pool._pool is None
         assert pending.result() == Pending(rows, None).result()
+
+
+def test_a_dead_worker_leaves_the_batch_to_this_process(caplog: pytest.LogCaptureFixture) -> None:
+    """A worker killed mid-batch (out of memory): the night computes the batch itself and names no value."""
+    rows = _rows(30)
+    dead: Future[Computed] = Future()
+    dead.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+    with caplog.at_level(logging.WARNING, logger="hub.matching.features"):
+        assert Pending(rows, [dead]).result() == Pending(rows, None).result()
+    assert [r.getMessage() for r in caplog.records] == [
+        "feature workers failed (BrokenProcessPool): batch computed in this process"]
